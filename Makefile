@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# nbgrader runs helper programs (alembic) by name: the environment's bin/ comes first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
 .PHONY: book test release clean

@@ -1,0 +1,62 @@
+"""Mutant tables: plausible wrong implementations ("wrong") and correct ones written differently ("right").
+
+One module per assignment, named after it (``01-softmax`` -> ``a01_softmax``). Each entry replaces one
+solution cell of the release notebook (the cell whose grade_id is ``target``); every other solution cell gets
+the reference answer. A wrong entry must lose points on the test cell ``caught_by``; a right one must get full marks.
+Function entries must be self-contained: the notebook's own imports (``np``) are all they may rely on.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "wrong" or "right"
+    target: str  # grade_id of the solution cell it replaces
+    name: str
+    source: str  # the cell's new source
+    caught_by: str = ""  # wrong entries: the test cell meant to catch it
+    why: str = ""
+
+
+def _register(module, entry):
+    module_entries = module.setdefault("ENTRIES", [])
+    if any(e.kind == entry.kind and e.target == entry.target and e.name == entry.name for e in module_entries):
+        raise ValueError(f"duplicate entry {entry.kind} {entry.target}/{entry.name}")
+    module_entries.append(entry)
+
+
+def wrong(target, caught_by):
+    """Decorator: the function is a wrong version of ``target``; its docstring says what is wrong."""
+    def register(function):
+        from grading import function_source
+
+        _register(function.__globals__, Entry("wrong", target, function.__name__,
+                                              function_source(function, target), caught_by,
+                                              (function.__doc__ or "").strip()))
+        return function
+    return register
+
+
+def right(target):
+    """Decorator: the function is a correct version of ``target``, written differently from the reference."""
+    def register(function):
+        from grading import function_source
+
+        _register(function.__globals__, Entry("right", target, function.__name__,
+                                              function_source(function, target), "",
+                                              (function.__doc__ or "").strip()))
+        return function
+    return register
+
+
+def wrong_source(namespace, target, name, source, caught_by, why):
+    """A wrong answer cell given as source (for answer cells that are not functions)."""
+    _register(namespace, Entry("wrong", target, name, source, caught_by, why))
+
+
+def entries(assignment):
+    """All entries of the assignment's mutant table."""
+    module = importlib.import_module(f"mutants.a{assignment.replace('-', '_')}")
+    return list(module.ENTRIES)

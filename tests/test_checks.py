@@ -1,0 +1,139 @@
+"""Unit tests of the helper package: the teaching checks, tables and the offline Sphinx extension."""
+
+import math
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from softcap_course import markdown_table
+from softcap_course.checks import call_repr, default_tolerance, expect, expect_call, expect_close, expect_raises
+
+
+def double(x):
+    return np.asarray(x) * 2
+
+
+def test_expect_call_passes_and_returns_the_result():
+    assert expect_call(double, [1.0, 2.0], expected=[2.0, 4.0]).tolist() == [2.0, 4.0]
+
+
+def test_a_failure_names_call_expected_got_and_hint():
+    with pytest.raises(AssertionError) as failure:
+        expect_call(double, np.array([1.0, 2.0], dtype=np.float32), expected=[2.0, 5.0], hint="double it")
+    message = str(failure.value)
+    assert "double(np.array([1., 2.], dtype=float32))" in message
+    assert "at index (1,): expected 5.0, got 4.0" in message
+    assert "expected: [2.0, 5.0]" in message and "got:" in message and "hint: double it" in message
+
+
+@pytest.mark.parametrize(("got", "expected", "passes"), [
+    ([np.nan, 1.0], [np.nan, 1.0], True),
+    ([np.nan, 1.0], [0.0, 1.0], False),
+    ([0.0, 1.0], [np.nan, 1.0], False),
+    ([np.inf], [np.inf], True),
+    ([-np.inf], [np.inf], False),
+    ([1e308], [np.inf], False),
+    ([1.0 + 1e-15], [1.0], True),
+    ([1.0 + 1e-10], [1.0], False),
+])
+def test_nan_and_infinities_must_match_exactly(got, expected, passes):
+    if passes:
+        expect_close(np.array(got), expected)
+    else:
+        with pytest.raises(AssertionError):
+            expect_close(np.array(got), expected)
+
+
+def test_shape_dtype_and_none_are_explained():
+    with pytest.raises(AssertionError, match=r"shape \(1, 2\), expected \(2,\)"):
+        expect_close(np.zeros((1, 2)), [0.0, 0.0])
+    with pytest.raises(AssertionError, match="dtype float64, expected float32"):
+        expect_close(np.zeros(2), [0.0, 0.0], dtype=np.float32)
+    with pytest.raises(AssertionError, match="returned None"):
+        expect_close(None, [0.0])
+    with pytest.raises(AssertionError, match="dtype bfloat16, expected float32"):
+        expect_close(torch.zeros(2, dtype=torch.bfloat16), [0.0, 0.0], dtype=torch.float32)
+
+
+def test_tolerance_follows_the_dtype():
+    assert default_tolerance(np.float16) == 8 * 2.0**-10
+    assert default_tolerance(torch.bfloat16) == 8 * 2.0**-7
+    assert default_tolerance(np.dtype("float32")) == 8 * 2.0**-23
+    assert default_tolerance(None) == 8 * 2.0**-52
+    expect_close(np.float16(1.004), 1.0, dtype=np.float16)
+    with pytest.raises(AssertionError):
+        expect_close(np.float32(1.004), 1.0, dtype=np.float32)
+
+
+def test_tensors_are_compared_and_shown():
+    expect_close(torch.tensor([1.0, 2.0], dtype=torch.bfloat16), [1.0, 2.0], dtype=torch.bfloat16)
+    assert "dtype=bfloat16" in call_repr("f", torch.tensor([1.0], dtype=torch.bfloat16))
+
+
+def test_exceptions_of_the_checked_function_are_reported():
+    def unfinished(x):
+        raise NotImplementedError()
+
+    def broken(x):
+        raise IndexError("index 3 is out of bounds")
+
+    with pytest.raises(AssertionError, match="not written yet"):
+        expect_call(unfinished, 1.0, expected=1.0)
+    with pytest.raises(AssertionError, match=r"broken\(1.0\) raised IndexError: index 3 is out of bounds"):
+        expect_call(broken, 1.0, expected=1.0)
+
+
+def test_patched_comparison_helpers_cannot_make_a_wrong_answer_pass(monkeypatch):
+    always = lambda *args, **kwargs: True  # noqa: E731
+    monkeypatch.setattr(np, "allclose", always)
+    monkeypatch.setattr(np, "isclose", always)
+    monkeypatch.setattr(np, "isnan", lambda x: np.zeros_like(x, dtype=bool))
+    monkeypatch.setattr(np, "array_equal", always)
+    monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
+    monkeypatch.setattr(math, "isclose", always)
+    monkeypatch.setattr(math, "isnan", lambda x: False)
+    monkeypatch.setattr(torch, "allclose", always)
+    with pytest.raises(AssertionError):
+        expect_close(np.array([1.0, 2.0]), [1.0, 3.0])
+    with pytest.raises(AssertionError):
+        expect_close(np.array([np.nan]), [1.0])
+
+
+def test_expect_raises():
+    def check_positive(t):
+        if t <= 0:
+            raise ValueError(f"temperature must be positive, got {t}")
+        return t
+
+    assert "positive" in str(expect_raises(check_positive, -1.0, match="temperature"))
+    with pytest.raises(AssertionError, match="returned 2.0 instead of raising ValueError"):
+        expect_raises(check_positive, 2.0, match="temperature")
+    with pytest.raises(AssertionError, match="should mention 'cap'"):
+        expect_raises(check_positive, -1.0, match="cap")
+    with pytest.raises(AssertionError, match="raised ValueError.*expected TypeError"):
+        expect_raises(check_positive, -1.0, error=TypeError)
+
+
+def test_expect():
+    expect(True, "never shown")
+    with pytest.raises(AssertionError, match="the message"):
+        expect(False, "the message")
+
+
+def test_markdown_table_formats_computed_values():
+    table = markdown_table(["dtype", "threshold"], [("float32", np.log(np.float32(3.4028235e38)))], digits=5)
+    assert table.data.splitlines() == ["| dtype | threshold |", "|---|---|", "| float32 | 88.723 |"]
+    with pytest.raises(ValueError, match="2 columns"):
+        markdown_table(["a", "b"], [(1,)])
+
+
+def test_book_uses_the_local_mathjax():
+    from softcap_course.sphinx_offline import _use_local_mathjax
+
+    config = types.SimpleNamespace(html_static_path=["_static"])
+    _use_local_mathjax(None, config)
+    static = config.html_static_path[-1]
+    assert (__import__("pathlib").Path(static) / "MathJax.js").exists()
+    assert config.mathjax_path.startswith("MathJax.js") and "processClass" in config.mathjax2_config["tex2jax"]
