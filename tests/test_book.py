@@ -23,7 +23,8 @@ def toc_pages():
 @pytest.fixture(scope="session")
 def book():
     """Build the book exactly as `make book` does; returns page name -> HTML."""
-    grading.run([grading.BIN / "jupyter-book", "build", ".", "--warningiserror", "--nitpick", "--keep-going"],
+    # --all re-reads and re-executes every page, so an earlier incremental build cannot hide a failing one.
+    grading.run([grading.BIN / "jupyter-book", "build", ".", "--all", "--warningiserror", "--nitpick", "--keep-going"],
                 cwd=grading.REPO, timeout=1200)
     return {page: (BUILD / f"{page}.html").read_text() for page in toc_pages()}
 
