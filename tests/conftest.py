@@ -1,6 +1,7 @@
-"""Shared fixtures: one nbgrader autograde run per assignment, shared by all grading tests."""
+"""Shared fixtures: the built book, and one nbgrader autograde run per assignment."""
 
 import pytest
+import yaml
 
 import grading
 from mutants import entries
@@ -30,3 +31,23 @@ def graded(tmp_path_factory):
         return cache[assignment]
 
     return grade
+
+
+BUILD = grading.REPO / "_build" / "html"
+
+
+def toc_pages():
+    toc = yaml.safe_load((grading.REPO / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for entry in toc.get("chapters", []):
+        pages.append(entry["file"])
+    return pages
+
+
+@pytest.fixture(scope="session")
+def book():
+    """Build the book exactly as `make book` does; returns page name -> HTML."""
+    # --all re-reads and re-executes every page, so an earlier incremental build cannot hide a failing one.
+    grading.run([grading.BIN / "jupyter-book", "build", ".", "--all", "--warningiserror", "--nitpick", "--keep-going"],
+                cwd=grading.REPO, timeout=1200)
+    return {page: (BUILD / f"{page}.html").read_text() for page in toc_pages()}
