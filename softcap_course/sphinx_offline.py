@@ -15,7 +15,8 @@ def _use_local_mathjax(app, config):
 
     static = Path(jupyter_server_mathjax.__file__).parent / "static"
     config.html_static_path = [*config.html_static_path, str(static)]
-    config.mathjax_path = "MathJax.js?config=TeX-AMS-MML_HTMLorMML"
+    # The wheel ships only the "-full" combined configuration (TeX input, HTML-CSS/MathML output).
+    config.mathjax_path = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
     config.mathjax2_config = {
         "tex2jax": {"processClass": _MATH_CLASSES, "ignoreClass": "tex2jax_ignore|mathjax_ignore|document"},
         "messageStyle": "none",
