@@ -1,4 +1,8 @@
 # nbgrader configuration for the course, used by every nbgrader command run from the repository root.
+import os
+import resource
+import sys
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "softcap-course"
@@ -7,9 +11,37 @@ c.CourseDirectory.root = "."
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
 
+# The gradebook: SQLite in the course root by default. Several graders at once need a database server:
+# set NBGRADER_DB_URL to any SQLAlchemy URL, e.g. postgresql://grader:secret@db.example.org/softcap_course
+if os.environ.get("NBGRADER_DB_URL"):
+    c.CourseDirectory.db_url = os.environ["NBGRADER_DB_URL"]
+
 # What students see in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# The notebooks must not need more than this per cell; a student's endless loop is cut here.
-c.ExecutePreprocessor.timeout = 60
+# Only students on the roster are graded (`nbgrader db student import roster.csv`): a stray folder in
+# submitted/ gets an error message and no gradebook row, instead of a new student.
+c.Autograde.create_student = False
+
+# A test cell a student deleted is put back from the gradebook and graded (off by default in nbgrader 0.9).
+c.OverwriteCells.add_missing_cells = True
+
+# No cell of these notebooks needs more than a few seconds; a student's endless loop is interrupted here
+# and only that cell (and what depends on it) fails. NBGRADER_CELL_TIMEOUT overrides it (the tests use 5 s).
+c.Execute.timeout = int(os.environ.get("NBGRADER_CELL_TIMEOUT", "60"))
+
+# nbgrader is not a sandbox: student code runs with the grader's rights. While autograding, cap the address
+# space (inherited by every kernel) so that a huge allocation fails with MemoryError inside that notebook
+# instead of exhausting the machine. NBGRADER_KERNEL_MEMORY_GIB overrides the cap.
+if "autograde" in sys.argv[1:2]:
+    _cap = int(float(os.environ.get("NBGRADER_KERNEL_MEMORY_GIB", "8")) * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (_cap, _cap))
+
+# Feedback must not show the hidden tests (nbgrader #1363): clear their code and shorten test-cell tracebacks.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+from softcap_course.feedback import ShortTestTracebacks  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTestTracebacks, CSSHTMLHeaderPreprocessor]

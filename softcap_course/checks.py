@@ -8,10 +8,20 @@ Two design rules:
 * A student's cell must not be able to make a check pass by patching the usual comparison helpers
   (``np.allclose``, ``np.isclose``, ``np.testing.*``, ``math.isclose``, ``torch.allclose``).  The comparison
   below therefore uses none of them: it works on plain Python floats, with functions bound when this
-  module is imported (before any student code runs).
+  module is imported (before any student code runs).  The module itself is read-only (assigning to its
+  attributes raises), and test cells import the checks they use, so a student's cell can neither replace
+  nor redefine them.
+* nbgrader gives a test cell 0 points when anything is written to stderr in it, and reads a numeric result
+  as partial credit.  So the student's function runs with warnings silenced and stderr captured (a NumPy
+  ``RuntimeWarning`` must not cost a correct answer its points), and the checks return None.
 """
 
+import contextlib as _contextlib
+import io as _io
 import math as _math
+import sys as _sys
+import types as _types
+import warnings as _warnings
 
 import numpy as np
 
@@ -143,17 +153,25 @@ def expect_call(function, *args, expected, hint="", rtol=None, atol=None, dtype=
     """Call ``function(*args, **kwargs)`` and compare the result with ``expected`` (see ``expect_close``).
 
     The keyword names ``expected``, ``hint``, ``rtol``, ``atol`` and ``dtype`` belong to the check;
-    every other keyword goes to ``function``.  Returns what the function returned.
+    every other keyword goes to ``function``.
     """
     call = call_repr(getattr(function, "__name__", "function"), *args, **kwargs)
     got = _call(function, call, args, kwargs)
     expect_close(got, expected, call=call, hint=hint, rtol=rtol, atol=atol, dtype=dtype)
-    return got
+
+
+@_contextlib.contextmanager
+def _quietly():
+    """Silence warnings and capture stderr: nbgrader scores a test cell 0 for any stderr output."""
+    with _warnings.catch_warnings(), np.errstate(all="ignore"), _contextlib.redirect_stderr(_io.StringIO()):
+        _warnings.simplefilter("ignore")
+        yield
 
 
 def _call(function, call, args, kwargs):
     try:
-        return function(*args, **kwargs)
+        with _quietly():
+            return function(*args, **kwargs)
     except NotImplementedError:
         raise AssertionError(f"{call} raised NotImplementedError: this function is not written yet.") from None
     except Exception as error:  # the student sees which call failed and how
@@ -166,14 +184,15 @@ def expect_raises(function, *args, error=ValueError, match="", hint="", **kwargs
     errors = error if isinstance(error, tuple) else (error,)
     wanted = " or ".join(e.__name__ for e in errors)
     try:
-        result = function(*args, **kwargs)
+        with _quietly():
+            result = function(*args, **kwargs)
     except NotImplementedError:
         raise AssertionError(f"{call} raised NotImplementedError: this function is not written yet.") from None
     except errors as raised:
         if match.lower() not in str(raised).lower():
             raise AssertionError(f"{call} raised {type(raised).__name__}({str(raised)!r}); the message should mention "
                                  f"{match!r} so the caller knows what is wrong." + (f"\n  hint: {hint}" if hint else ""))
-        return raised
+        return None
     except Exception as raised:
         raise AssertionError(f"{call} raised {type(raised).__name__}: {raised}; expected {wanted}."
                              + (f"\n  hint: {hint}" if hint else "")) from raised
@@ -185,3 +204,16 @@ def expect(condition, message):
     """A plain check with a teacher's message (for properties that are not a comparison of values)."""
     if not condition:
         raise AssertionError(message)
+
+
+class _ReadOnlyModule(_types.ModuleType):
+    """This module's type: its checks cannot be replaced (``checks.expect_call = ...`` raises)."""
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"softcap_course.checks is read-only: {name!r} cannot be replaced")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"softcap_course.checks is read-only: {name!r} cannot be deleted")
+
+
+_sys.modules[__name__].__class__ = _ReadOnlyModule

@@ -134,9 +134,19 @@ def read_scores(root, assignment):
     return scores
 
 
+def enrol(root, students):
+    """Put students on the course roster (the config grades only students already in the gradebook)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
+        for student in students:
+            gradebook.update_or_create_student(student)
+
+
 def autograde(root, assignment, submissions):
     """Autograde ``submissions`` (student id -> notebook) in the course at ``root``; returns student -> Scores."""
     root = Path(root)
+    enrol(root, submissions)
     for student, notebook in submissions.items():
         target = root / "submitted" / student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)

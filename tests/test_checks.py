@@ -15,8 +15,10 @@ def double(x):
     return np.asarray(x) * 2
 
 
-def test_expect_call_passes_and_returns_the_result():
-    assert expect_call(double, [1.0, 2.0], expected=[2.0, 4.0]).tolist() == [2.0, 4.0]
+def test_checks_return_none_so_nbgrader_never_reads_a_result_as_partial_credit():
+    assert expect_call(double, [1.0, 2.0], expected=[2.0, 4.0]) is None
+    assert expect_raises(double, None, error=TypeError) is None
+    assert expect_close(1.0, 1.0) is None and expect(True, "") is None
 
 
 def test_a_failure_names_call_expected_got_and_hint():
@@ -107,7 +109,7 @@ def test_expect_raises():
             raise ValueError(f"temperature must be positive, got {t}")
         return t
 
-    assert "positive" in str(expect_raises(check_positive, -1.0, match="temperature"))
+    expect_raises(check_positive, -1.0, match="temperature")
     with pytest.raises(AssertionError, match="returned 2.0 instead of raising ValueError"):
         expect_raises(check_positive, 2.0, match="temperature")
     with pytest.raises(AssertionError, match="should mention 'cap'"):
@@ -139,3 +141,34 @@ def test_book_uses_the_local_mathjax():
     assert config.mathjax_path.startswith("MathJax.js") and "processClass" in config.mathjax2_config["tex2jax"]
     named_config = config.mathjax_path.split("config=")[1]
     assert (__import__("pathlib").Path(static) / "config" / f"{named_config}.js").exists()
+
+
+def test_the_checked_function_cannot_write_to_stderr(capfd):
+    """nbgrader gives a test cell 0 points for any stderr output: a NumPy warning must not cost a correct answer."""
+    import sys
+    import warnings
+
+    def noisy(x):
+        warnings.warn("something overflowed", RuntimeWarning)
+        print("debugging output", file=sys.stderr)
+        with np.errstate(over="warn"):
+            np.exp(np.float32(x))  # overflows, and NumPy warns
+        return 0.0
+
+    expect_call(noisy, 100.0, expected=0.0)
+    expect_raises(lambda: noisy(100.0) + None, error=TypeError)
+    captured = capfd.readouterr()
+    assert captured.err == ""
+
+
+def test_the_checks_module_cannot_be_patched():
+    import softcap_course.checks as checks
+
+    with pytest.raises(AttributeError, match="read-only"):
+        checks.expect_call = lambda *args, **kwargs: None
+    with pytest.raises(AttributeError, match="read-only"):
+        checks._first_mismatch = lambda *args: None
+    with pytest.raises(AttributeError, match="read-only"):
+        del checks.expect_close
+    with pytest.raises(AssertionError):
+        checks.expect_call(double, 1.0, expected=3.0)

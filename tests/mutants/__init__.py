@@ -56,7 +56,17 @@ def wrong_source(namespace, target, name, source, caught_by, why):
     _register(namespace, Entry("wrong", target, name, source, caught_by, why))
 
 
+def module_name(assignment):
+    return f"mutants.a{assignment.replace('-', '_')}"
+
+
 def entries(assignment):
-    """All entries of the assignment's mutant table."""
-    module = importlib.import_module(f"mutants.a{assignment.replace('-', '_')}")
+    """All entries of the assignment's mutant table (none when the table does not exist yet:
+    test_mutant_table_covers_every_graded_function then fails and says so)."""
+    try:
+        module = importlib.import_module(module_name(assignment))
+    except ModuleNotFoundError as error:
+        if error.name != module_name(assignment):
+            raise
+        return []
     return list(module.ENTRIES)

@@ -118,6 +118,16 @@ def naive_with_expand_dims(x, axis=-1):
         return np.divide(numerators, np.expand_dims(np.add.reduce(numerators, axis=axis), axis))
 
 
+@right("naive_softmax")
+def naive_letting_numpy_warn(x, axis=-1):
+    """The plain formula with no np.errstate: NumPy prints overflow warnings to stderr, which must not cost points."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 # ---------------------------------------------------------------- stable_softmax: wrong
 
 
@@ -263,6 +273,16 @@ def stable_one_slice_at_a_time(x, axis=-1):
             weights = np.exp(row - row.max())
             out[index] = weights / weights.sum()
     return np.moveaxis(out, -1, axis)
+
+
+@right("stable_softmax")
+def stable_letting_numpy_warn(x, axis=-1):
+    """Shifted by the maximum with no np.errstate: NaN slices make NumPy warn on stderr, which must not cost points."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 # ---------------------------------------------------------------- the prediction
