@@ -153,7 +153,8 @@ def expect_call(function, *args, expected, hint="", rtol=None, atol=None, dtype=
     """Call ``function(*args, **kwargs)`` and compare the result with ``expected`` (see ``expect_close``).
 
     The keyword names ``expected``, ``hint``, ``rtol``, ``atol`` and ``dtype`` belong to the check;
-    every other keyword goes to ``function``.
+    every other keyword goes to ``function``.  Returns None on purpose: nbgrader reads a number shown by a
+    test cell as partial credit.  A test that needs the value calls the function itself.
     """
     call = call_repr(getattr(function, "__name__", "function"), *args, **kwargs)
     got = _call(function, call, args, kwargs)
