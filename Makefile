@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
-.PHONY: book test release clean
+.PHONY: book test release grade grading-benchmark clean benchmark benchmark-smoke
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -27,6 +27,24 @@ test: $(VENV)/.installed
 ## release: regenerate notebooks/ (what students get) from solutions/ with nbgrader
 release: $(VENV)/.installed
 	for a in $(ASSIGNMENTS); do $(BIN)/nbgrader generate_assignment "$$a" --force || exit 1; done
+
+## benchmark: chapter 6's loss benchmark at the CPU target size, results committed under benchmarks/ (takes minutes)
+benchmark: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.benchmark --n 2048 --d 512 --v 65536 --dtype float32 --device cpu --repeats 3 --rounds 2 \
+		--out benchmarks/cpu-n2048-d512-v65536-float32
+
+## benchmark-smoke: the same benchmark at a tiny size (seconds), into the git-ignored benchmarks/tmp/
+benchmark-smoke: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.benchmark --n 64 --d 16 --v 512 --repeats 2 --chunk-size 16 --out benchmarks/tmp/smoke
+
+## grade: one grading round (check submitted/, autograde, feedback, export grades.csv) with progress and a report
+##        of every problem found; `make grade ASSIGNMENT=01-softmax` grades one assignment only
+grade: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.instructor $(ASSIGNMENT)
+
+## grading-benchmark: seconds per autograded submission, a synthetic class of 30 through every assignment (minutes)
+grading-benchmark: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.grading_benchmark --students 30 --out benchmarks/grading/class-of-30
 
 clean:
 	rm -rf _build gradebook.db

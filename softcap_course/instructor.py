@@ -15,14 +15,16 @@ It never moves, edits or deletes a submitted file; everything it finds wrong is 
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from softcap_course.classroom import gradebook, nbgrader_command
 
 _PATCHED_HELPER = re.compile(r"^\s*(?:np|numpy|math|torch)(?:\.testing)?\.(?:allclose|isclose|assert_\w+|array_equal)\s*=",
                              re.M)
@@ -39,17 +41,11 @@ class Problem:
 class Round:
     root: Path
     problems: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)  # (assignment, student) -> seconds nbgrader spent on it
 
     def report(self, student, assignment, message):
         self.problems.append(Problem(student, assignment, message))
         print(f"  ! {student}: {message}", flush=True)
-
-
-def _gradebook(root):
-    from nbgrader.api import Gradebook
-
-    url = os.environ.get("NBGRADER_DB_URL") or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
-    return Gradebook(url)
 
 
 def _release_test_cells(root, assignment):
@@ -117,27 +113,26 @@ def _solution_cell_errors(root, assignment, student):
             for output in cell.get("outputs", []) if output.get("output_type") == "error"]
 
 
-def _nbgrader(*arguments):
-    """The command and environment to run nbgrader from this environment (it calls `alembic` by name)."""
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    return [str(bin_dir / "nbgrader"), *arguments], env
-
-
 def autograde(state, assignment, graded, runnable):
     """Run `nbgrader autograde`, with a progress line per submission; report crashes and time-outs."""
-    command, env = _nbgrader("autograde", assignment)
+    command, env = nbgrader_command("autograde", assignment)
     process = subprocess.Popen(command, cwd=state.root, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
-    log_lines, seen = [], []
+    log_lines, seen, started = [], [], time.monotonic()
     start_marker = re.compile(rf"Sanitizing .*/submitted/([^/]+)/{re.escape(assignment)}/")
     for line in process.stdout:
         log_lines.append(line)
         match = start_marker.search(line)
         if match and match.group(1) not in seen:
+            now = time.monotonic()
+            if seen:  # a submission's time runs from its first log line to the next one's
+                state.seconds[(assignment, seen[-1])] = now - started
             seen.append(match.group(1))
+            started = now
             print(f"  [{len(seen)}/{len(graded)}] autograding {match.group(1)}", flush=True)
     process.wait()
+    if seen:
+        state.seconds[(assignment, seen[-1])] = time.monotonic() - started
     (state.root / f"autograde-{assignment}.log").write_text("".join(log_lines))
     for student in runnable:
         errors = _solution_cell_errors(state.root, assignment, student)
@@ -153,7 +148,7 @@ def autograde(state, assignment, graded, runnable):
 
 
 def run_nbgrader(state, *arguments):
-    command, env = _nbgrader(*arguments)
+    command, env = nbgrader_command(*arguments)
     result = subprocess.run(command, cwd=state.root, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         print(result.stdout[-2000:] + result.stderr[-4000:], file=sys.stderr)
@@ -161,8 +156,8 @@ def run_nbgrader(state, *arguments):
 
 
 def scores(state, assignment):
-    with _gradebook(state.root) as gradebook:
-        return {row.student_id: (row.score, row.max_score) for row in gradebook.assignment_submissions(assignment)}
+    with gradebook(state.root) as book:
+        return {row.student_id: (row.score, row.max_score) for row in book.assignment_submissions(assignment)}
 
 
 def grading_round(root=".", assignments=None):
@@ -172,9 +167,9 @@ def grading_round(root=".", assignments=None):
     assignments = assignments or available
     if not assignments:
         raise SystemExit(f"nothing to grade: put notebooks in {submitted}/<student>/<assignment>/<assignment>.ipynb")
-    with _gradebook(state.root) as gradebook:
-        roster = {student.id for student in gradebook.students}
-        known = {assignment.name for assignment in gradebook.assignments}
+    with gradebook(state.root) as book:
+        roster = {student.id for student in book.students}
+        known = {assignment.name for assignment in book.assignments}
     print(f"Grading round in {state.root}: {len(roster)} students on the roster", flush=True)
     table = {}
     for assignment in assignments:

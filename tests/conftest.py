@@ -1,10 +1,16 @@
 """Shared fixtures: the built book, and one nbgrader autograde run per assignment."""
 
+import os
+
 import pytest
 import yaml
 
 import grading
 from mutants import entries
+
+
+# The tests build scratch courses with their own SQLite gradebooks: never an instructor's real database.
+os.environ.pop("NBGRADER_DB_URL", None)
 
 
 def student_id(entry):

@@ -1,22 +1,19 @@
-"""Autograde submissions with nbgrader's own commands in a scratch course, and read the scores back.
+"""The repository's course, seen by the grading tests: its assignments, and autograding in a scratch course.
 
-The grading tests build submissions from the committed release notebook (what students download), put
-them in nbgrader's ``submitted/<student>/<assignment>/`` layout, run ``nbgrader autograde`` and read every
-test cell's score from the gradebook.
+The machinery lives in ``softcap_course.classroom`` (shared with the grading benchmark); this module binds it
+to this repository and adds what only the tests need.
 """
 
 import ast
-import copy
 import inspect
 import json
 import os
-import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
+from softcap_course import classroom
+from softcap_course.classroom import Scores, enrol, nbgrader_meta, read_notebook, read_scores  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -30,46 +27,19 @@ def notebook_path(step, assignment):
     return REPO / step / assignment / f"{assignment}.ipynb"
 
 
-def read_notebook(path):
-    return nbformat.read(str(path), as_version=4)
-
-
-def nbgrader_meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def solution_sources(assignment):
     """The reference answer of every solution cell (grade_id -> source), solution markers removed."""
-    sources = {}
-    for cell in read_notebook(notebook_path("solutions", assignment)).cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("solution") and cell.cell_type == "code":
-            lines = [line for line in cell.source.splitlines()
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
-            sources[meta["grade_id"]] = "\n".join(lines)
-    return sources
+    return classroom.solution_sources(notebook_path("solutions", assignment))
 
 
 def test_cells(assignment):
     """grade_id -> points of every autograded test cell of the solution notebook."""
-    return {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
-            for c in read_notebook(notebook_path("solutions", assignment)).cells
-            if nbgrader_meta(c).get("grade") and c.cell_type == "code"}
+    return classroom.test_cells(notebook_path("solutions", assignment))
 
 
 def submission(assignment, answers):
     """The release notebook with the solution cells named in ``answers`` (grade_id -> source) filled in."""
-    notebook = copy.deepcopy(read_notebook(notebook_path("notebooks", assignment)))
-    remaining = dict(answers)
-    for cell in notebook.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if grade_id in remaining:
-            if not nbgrader_meta(cell).get("solution"):
-                raise ValueError(f"{assignment}: cell {grade_id!r} is not a solution cell")
-            cell.source = remaining.pop(grade_id)
-    if remaining:
-        raise KeyError(f"{assignment}: the release has no solution cell named {sorted(remaining)}")
-    return notebook
+    return classroom.fill_release(notebook_path("notebooks", assignment), answers)
 
 
 def function_source(function, name):
@@ -82,7 +52,7 @@ def function_source(function, name):
 
 
 def run(command, cwd, timeout=1800):
-    """Run a command with the environment's bin/ first on PATH (nbgrader calls ``alembic`` by name)."""
+    """Run a command with the environment's bin/ first on PATH; fail with its output."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
@@ -93,66 +63,15 @@ def run(command, cwd, timeout=1800):
 
 def make_course(root, assignment_ids):
     """A scratch course in ``root``: the config, the source notebooks, and a release made by nbgrader."""
-    root = Path(root)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    for assignment in assignment_ids:
-        shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment)
-        run([BIN / "nbgrader", "generate_assignment", assignment, "--force"], cwd=root)
-    return root
-
-
-@dataclass
-class Scores:
-    """What the gradebook says about one submission: test grade_id -> (score, max score)."""
-
-    by_test: dict = field(default_factory=dict)
-
-    @property
-    def total(self):
-        return sum(score for score, _ in self.by_test.values())
-
-    @property
-    def max_total(self):
-        return sum(maximum for _, maximum in self.by_test.values())
-
-    def lost(self):
-        return {name: (score, maximum) for name, (score, maximum) in self.by_test.items() if score < maximum}
-
-
-def read_scores(root, assignment):
-    """Scores of every autograded submission of ``assignment`` in the course at ``root``."""
-    from nbgrader.api import Gradebook
-
-    scores = {}
-    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
-        for submission_row in gradebook.assignment_submissions(assignment):
-            notebook = gradebook.find_submission_notebook(assignment, assignment, submission_row.student_id)
-            scores[submission_row.student_id] = Scores({
-                grade.name: (float(grade.score), float(grade.max_score))
-                for grade in notebook.grades
-            })
-    return scores
-
-
-def enrol(root, students):
-    """Put students on the course roster (the config grades only students already in the gradebook)."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
-        for student in students:
-            gradebook.update_or_create_student(student)
+    return classroom.make_course(REPO, root, assignment_ids)
 
 
 def autograde(root, assignment, submissions):
     """Autograde ``submissions`` (student id -> notebook) in the course at ``root``; returns student -> Scores."""
-    root = Path(root)
     enrol(root, submissions)
-    for student, notebook in submissions.items():
-        target = root / "submitted" / student / assignment / f"{assignment}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, str(target))
-    result = run([BIN / "nbgrader", "autograde", assignment, "--force"], cwd=root)
-    (root / f"autograde-{assignment}.log").write_text(result.stdout + result.stderr)
+    classroom.write_submissions(root, assignment, submissions)
+    result = classroom.run_nbgrader(root, "autograde", assignment, "--force")
+    (Path(root) / f"autograde-{assignment}.log").write_text(result.stdout + result.stderr)
     return read_scores(root, assignment)
 
 

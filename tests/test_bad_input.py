@@ -1,0 +1,291 @@
+"""Bad and edge input to the graded functions of chapters 1-3, one table per family (issue 6, part 3).
+
+Every case states its defined result or the error it raises. A result is compared with an independent
+reference: ``TORCH`` means "what torch gives on the same input" (torch.softmax / torch.logsumexp /
+torch.log_softmax, F.cross_entropy and torch.autograd for the gradient); ``Hand(...)`` is a value derived by
+hand where torch does not define the case or the course decides otherwise on purpose. ``Raises(...)`` is an
+error type and a fragment its message must contain, so that the error names the problem.
+
+Decisions, in short: follow torch where torch defines the case; integer input and lists compute in float64
+(torch refuses integer tensors in softmax, so its reference runs on the float64 copy); anything that is not
+real numbers (None, strings, booleans, complex, object arrays) is a TypeError; ``axis`` out of range is NumPy's
+AxisError (a ValueError); defined results come without NumPy warnings.
+"""
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from solution_functions import load
+
+softmax_ns, lse_ns, ce_ns = load("01-softmax"), load("02-logsumexp"), load("03-cross-entropy")
+naive_softmax, stable_softmax = softmax_ns["naive_softmax"], softmax_ns["stable_softmax"]
+logsumexp, log_softmax = lse_ns["logsumexp"], lse_ns["log_softmax"]
+cross_entropy, cross_entropy_grad = ce_ns["cross_entropy"], ce_ns["cross_entropy_grad"]
+inf, nan = np.inf, np.nan
+AxisError = np.exceptions.AxisError
+
+TORCH = "torch"
+
+
+@dataclass(frozen=True)
+class Hand:
+    value: object
+    dtype: type = np.float64
+
+
+@dataclass(frozen=True)
+class Raises:
+    error: type
+    fragment: str
+
+
+@dataclass(frozen=True)
+class NaiveHand:
+    """torch for the three stable functions; for naive_softmax, this hand-derived exp(x) / sum(exp(x))."""
+    value: object
+    dtype: type = np.float64
+
+
+def compute_dtype(x):
+    """The spec's dtype rule: floating input keeps its dtype, integers and lists of ints compute in float64."""
+    dtype = np.asarray(x).dtype
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
+def assert_same(got, expected, ulps=8):
+    """Same dtype and shape, NaN and ±inf in the same places, finite values within a few units of the dtype."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.dtype == expected.dtype, f"dtype {got.dtype}, expected {expected.dtype}"
+    assert got.shape == expected.shape, f"shape {got.shape}, expected {expected.shape}"
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected))
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected))
+    finite = np.isfinite(expected)
+    tol = ulps * float(np.finfo(expected.dtype).eps)
+    np.testing.assert_allclose(got[finite].astype(float), expected[finite].astype(float), rtol=tol, atol=tol)
+
+
+def check(function, args, kwargs, expected, reference):
+    """Run one table row: ``expected`` is a Raises, a Hand, or TORCH (then ``reference()`` gives the value)."""
+    if isinstance(expected, Raises):
+        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
+            function(*args, **kwargs)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a defined result must not come with RuntimeWarnings on stderr
+        got = function(*args, **kwargs)
+    if isinstance(expected, (Hand, NaiveHand)):
+        assert_same(got, np.asarray(expected.value, dtype=expected.dtype))
+    else:
+        assert_same(got, reference())
+
+
+# ------------------------------------------------ naive_softmax, stable_softmax, logsumexp, log_softmax
+
+TORCH_OF = {"naive_softmax": torch.softmax, "stable_softmax": torch.softmax,
+            "logsumexp": torch.logsumexp, "log_softmax": torch.log_softmax}
+X_FUNCTIONS = {"naive_softmax": naive_softmax, "stable_softmax": stable_softmax,
+               "logsumexp": logsumexp, "log_softmax": log_softmax}
+
+REAL = "must hold real numbers"
+
+X_CASES = [
+    # (case, x, axis, expected)
+    # Empty arrays: torch returns an empty softmax / log_softmax, and logsumexp of an empty slice is
+    # log(0) = -inf. NumPy's max has no identity for an empty slice, so the solutions pass initial=-inf.
+    ("empty (0,)", np.zeros((0,)), -1, TORCH),
+    ("empty (0,), axis=0", np.zeros((0,)), 0, TORCH),
+    ("empty (3, 0), empty slices", np.zeros((3, 0)), -1, TORCH),
+    ("empty (3, 0), axis=0", np.zeros((3, 0)), 0, TORCH),
+    ("empty (0, 4), no slices", np.zeros((0, 4)), -1, TORCH),
+    ("empty (0, 4), axis=0, empty slices", np.zeros((0, 4)), 0, TORCH),
+    ("empty float32 (2, 0)", np.zeros((2, 0), np.float32), -1, TORCH),
+    # 0-d input: one element along the (only possible) axis -1 or 0, as NumPy's reductions and torch allow:
+    # softmax 1, logsumexp x, log_softmax 0. A Python float computes in float64; np.float32 stays float32.
+    ("0-d Python float", 2.0, -1, TORCH),
+    ("0-d Python float, axis=0", 2.0, 0, TORCH),
+    ("0-d np.float32", np.float32(2.0), -1, TORCH),
+    ("0-d Python int", 3, -1, TORCH),
+    # axis out of range: NumPy's AxisError (a ValueError) names it; torch raises IndexError here.
+    ("0-d, axis=1", 2.0, 1, Raises(AxisError, "out of bounds")),
+    ("1-D, axis=1", [1.0, 2.0], 1, Raises(AxisError, "out of bounds")),
+    ("2-D, axis=-3", np.zeros((2, 3)), -3, Raises(AxisError, "out of bounds")),
+    # Integers and lists of ints compute in float64 (spec); torch's reference runs on the float64 copy.
+    ("list of ints", [1, 2, 3], -1, TORCH),
+    ("nested list of ints, axis=0", [[1, 2], [3, 5]], 0, TORCH),
+    ("int8 array", np.array([[1, -2, 3], [0, 0, 0]], np.int8), -1, TORCH),
+    ("uint64 array", np.array([0, 7], np.uint64), -1, TORCH),
+    # Non-finite entries: torch's result, element for element. naive_softmax is the textbook formula on
+    # purpose: exp(inf) / inf is NaN and exp(1) / inf is 0 (hand-derived), while -inf and NaN agree with torch.
+    ("NaN entry", [nan, 1.0, 2.0], -1, TORCH),
+    ("+inf entry", [inf, 1.0, 2.0], -1, NaiveHand([nan, 0.0, 0.0])),
+    ("two +inf entries", [inf, inf, 0.0], -1, NaiveHand([nan, nan, 0.0])),
+    ("-inf entry (a masked logit)", [-inf, 1.0, 2.0], -1, TORCH),
+    ("all -inf", [-inf, -inf], -1, TORCH),
+    ("+inf and -inf", [inf, -inf], -1, NaiveHand([nan, 0.0])),
+    ("non-finite rows, axis=0", np.array([[nan, inf, -inf], [1.0, 2.0, -inf]]), 0,
+     NaiveHand([[nan, nan, nan], [nan, 0.0, nan]])),
+    # float16 / float32 keep their dtype. naive_softmax really overflows: float16 e^12 > 65504 and
+    # float32 e^92 > 3.4e38 are inf, so that entry is inf / inf = NaN and the others finite / inf = 0.
+    ("float16", np.array([1.0, 2.0, 3.0], np.float16), -1, TORCH),
+    ("float16 batch, axis=0", np.array([[1.0, -3.0], [0.5, 4.0]], np.float16), 0, TORCH),
+    ("float16 past exp's range", np.array([1.0, 12.0, 3.0], np.float16), -1,
+     NaiveHand([0.0, nan, 0.0], np.float16)),
+    ("float16 NaN and -inf", np.array([[nan, 1.0], [-inf, 1.0]], np.float16), -1, TORCH),
+    ("float32 seed example", np.array([1.0, 92.0, 3.0, 0.0, 2.0], np.float32), -1,
+     NaiveHand([0.0, nan, 0.0, 0.0, 0.0], np.float32)),
+    ("float32 all -inf row", np.array([[-inf, -inf], [0.0, 1.0]], np.float32), -1, TORCH),
+    # Not numbers: a TypeError naming the dtype, never NaN from None nor a cast that drops imaginary parts.
+    # Booleans are refused like torch.softmax refuses them: a mask passed as logits is a bug.
+    ("string", "abc", -1, Raises(TypeError, REAL)),
+    ("list of numeric strings", ["1", "2"], -1, Raises(TypeError, REAL)),
+    ("None", None, -1, Raises(TypeError, REAL)),
+    ("list with None", [1.0, None], -1, Raises(TypeError, REAL)),
+    ("booleans", [True, False], -1, Raises(TypeError, REAL)),
+    ("complex", [1 + 1j, 2.0], -1, Raises(TypeError, REAL)),
+]
+
+
+def torch_reference(name, x, axis):
+    """torch on the same values, in the dtype the spec computes in."""
+    values = torch.from_numpy(np.array(x, dtype=compute_dtype(x)))
+    return TORCH_OF[name](values, axis).numpy()
+
+
+@pytest.mark.parametrize("name", list(X_FUNCTIONS))
+@pytest.mark.parametrize(("case", "x", "axis", "expected"), X_CASES, ids=[row[0] for row in X_CASES])
+def test_softmax_family_bad_and_edge_input(name, case, x, axis, expected):
+    if isinstance(expected, NaiveHand) and name != "naive_softmax":
+        expected = TORCH
+    check(X_FUNCTIONS[name], (x,), {"axis": axis}, expected, lambda: torch_reference(name, x, axis))
+
+
+def test_logsumexp_keepdims_on_empty_slices_keeps_the_axis():
+    # Hand: the log of an empty sum is -inf, one per slice, with the reduced axis kept at length 1.
+    assert_same(logsumexp(np.zeros((3, 0)), axis=-1, keepdims=True), np.full((3, 1), -inf))
+    assert_same(logsumexp(np.zeros((0, 4)), axis=-1, keepdims=True), np.zeros((0, 1)))
+
+
+# ------------------------------------------------ cross_entropy, cross_entropy_grad
+
+RANGE, SHAPE, INTEGER, REDUCTION = "out of range", "shape", "integer", "reduction"
+LOGITS_REAL = "logits must hold real numbers"
+ROWS = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+
+CE_CASES = [
+    # (case, logits, targets, kwargs, expected)
+    # Empty batch (0, K): torch gives an empty "none", a sum of 0 and a mean of 0 / 0 = NaN.
+    ("empty batch, mean", np.zeros((0, 3)), np.zeros(0, int), {}, TORCH),
+    ("empty batch, sum", np.zeros((0, 3)), np.zeros(0, int), {"reduction": "sum"}, TORCH),
+    ("empty batch, none", np.zeros((0, 3)), np.zeros(0, int), {"reduction": "none"}, TORCH),
+    ("empty float32 batch, mean", np.zeros((0, 3), np.float32), np.zeros(0, int), {}, TORCH),
+    # No classes (K = 0): no distribution exists. torch raises for any real target and gives NaN when every
+    # target is ignored; the course always raises, naming the shape (a zero-class head is a bug).
+    ("K = 0, targets ignored", np.zeros((3, 0)), np.full(3, -100), {}, Raises(ValueError, SHAPE)),
+    ("K = 0, real targets", np.zeros((3, 0)), np.zeros(3, int), {}, Raises(ValueError, SHAPE)),
+    ("empty 1-D logits", np.zeros(0), -100, {}, Raises(ValueError, SHAPE)),
+    # Every target ignored: mean is 0 / 0 = NaN and sum is 0, as torch gives; "none" is all zeros.
+    ("all ignored, mean", ROWS, [-100, -100], {}, TORCH),
+    ("all ignored, sum", ROWS, [-100, -100], {"reduction": "sum"}, TORCH),
+    ("all ignored, none", ROWS, [-100, -100], {"reduction": "none"}, TORCH),
+    ("1-D logits, target ignored", ROWS[0], -100, {}, TORCH),
+    ("all ignored with ignore_index=0", ROWS, [0, 0], {"ignore_index": 0}, TORCH),
+    # 0-d targets with 1-D logits: a Python int or a 0-d integer array; the loss is a 0-d value.
+    ("1-D logits, Python int target", ROWS[0], 2, {}, TORCH),
+    ("1-D logits, np.int64 target, none", ROWS[0], np.int64(0), {"reduction": "none"}, TORCH),
+    # Integer logits and lists compute in float64 (torch refuses Long logits: its reference runs on float64).
+    ("list of int logits", [[1, 2, 3], [3, 2, 1]], [2, 0], {}, TORCH),
+    ("int8 logits, none", np.array([[1, 2], [4, -4]], np.int8), [1, 0], {"reduction": "none"}, TORCH),
+    ("uint8 targets", ROWS, np.array([2, 1], np.uint8), {}, TORCH),
+    # Non-finite logits: torch's result. A row with +inf or NaN is NaN, a -inf target logit gives +inf,
+    # a -inf elsewhere is a masked logit; an ignored row contributes 0 even when it is NaN.
+    ("NaN in a row", [[nan, 1.0, 2.0], [0.0, 1.0, 2.0]], [1, 0], {"reduction": "none"}, TORCH),
+    ("NaN in an ignored row", [[nan, 1.0, 2.0], [0.0, 1.0, 2.0]], [-100, 0], {}, TORCH),
+    ("+inf in a row", [[inf, 1.0, 2.0], [0.0, 1.0, 2.0]], [0, 2], {"reduction": "none"}, TORCH),
+    ("-inf target logit", [[0.0, -inf, 2.0]], [1], {"reduction": "none"}, TORCH),
+    ("-inf non-target logit", [[0.0, -inf, 2.0]], [2], {}, TORCH),
+    ("all -inf row", [[-inf, -inf], [0.0, 0.0]], [0, 1], {"reduction": "sum"}, TORCH),
+    # float16 / float32 logits keep their dtype, also in the sum and the mean.
+    ("float16 logits, mean", ROWS.astype(np.float16), [2, 0], {}, TORCH),
+    ("float16 logits, none", ROWS.astype(np.float16), [1, -100], {"reduction": "none"}, TORCH),
+    ("float32 logits far apart", np.array([[1000.0, 0.0, -1000.0]], np.float32), [2], {}, TORCH),
+    # Targets out of range that are not ignore_index: NumPy would silently index from the end or raise an
+    # IndexError far from the cause; torch raises. The message names the target and the class count.
+    ("target = K", ROWS, [0, 3], {}, Raises(ValueError, RANGE)),
+    ("negative target", ROWS, [0, -1], {}, Raises(ValueError, RANGE)),
+    ("-100 when ignore_index=-1", ROWS, [0, -100], {"ignore_index": -1}, Raises(ValueError, RANGE)),
+    ("1-D logits, target too large", ROWS[0], 7, {}, Raises(ValueError, RANGE)),
+    # Targets that are not integer class indices. (torch reads float targets of the logits' shape as class
+    # probabilities; the spec has integer targets only, so every float target is refused.)
+    ("float targets", ROWS, [0.0, 1.0], {}, Raises(ValueError, INTEGER)),
+    ("float targets of the logits' shape", ROWS, np.full((2, 3), 1 / 3), {}, Raises(ValueError, INTEGER)),
+    ("boolean targets", ROWS, [True, False], {}, Raises(ValueError, INTEGER)),
+    ("None targets", ROWS, None, {}, Raises(ValueError, INTEGER)),
+    # Targets of the wrong shape, and logits that are neither (N, K) nor (K,).
+    ("too many targets", ROWS, [0, 1, 2], {}, Raises(ValueError, SHAPE)),
+    ("targets (N, 1)", ROWS, [[0], [1]], {}, Raises(ValueError, SHAPE)),
+    ("scalar target for a batch", ROWS, 1, {}, Raises(ValueError, SHAPE)),
+    ("(1,) target for 1-D logits", ROWS[0], [1], {}, Raises(ValueError, SHAPE)),
+    ("0-d logits", 2.0, 0, {}, Raises(ValueError, SHAPE)),
+    ("3-D logits", np.zeros((2, 3, 4)), np.zeros((2, 3), int), {}, Raises(ValueError, SHAPE)),
+    # Unknown reductions (cross_entropy only).
+    ("reduction 'avg'", ROWS, [0, 1], {"reduction": "avg"}, Raises(ValueError, REDUCTION)),
+    ("reduction None", ROWS, [0, 1], {"reduction": None}, Raises(ValueError, REDUCTION)),
+    # Logits that are not numbers: a TypeError naming the dtype, like the softmax family.
+    ("string logits", "abc", 0, {}, Raises(TypeError, LOGITS_REAL)),
+    ("None logits", None, 0, {}, Raises(TypeError, LOGITS_REAL)),
+    ("boolean logits", [[True, False]], [0], {}, Raises(TypeError, LOGITS_REAL)),
+]
+
+
+def torch_loss(logits, targets, **kwargs):
+    values = torch.from_numpy(np.array(logits, dtype=compute_dtype(logits)))
+    return F.cross_entropy(values, torch.as_tensor(np.asarray(targets)), **kwargs).numpy()
+
+
+def torch_grad(logits, targets, ignore_index=-100):
+    """torch.autograd through F.cross_entropy (mean), in float64, returned in the logits' dtype."""
+    dtype = compute_dtype(logits)
+    values = torch.from_numpy(np.array(logits, dtype=np.float64)).requires_grad_(True)
+    F.cross_entropy(values, torch.as_tensor(np.asarray(targets)), ignore_index=ignore_index).backward()
+    return values.grad.numpy().astype(dtype)
+
+
+@pytest.mark.parametrize(("case", "logits", "targets", "kwargs", "expected"), CE_CASES,
+                         ids=[row[0] for row in CE_CASES])
+def test_cross_entropy_bad_and_edge_input(case, logits, targets, kwargs, expected):
+    check(cross_entropy, (logits, targets), kwargs, expected, lambda: torch_loss(logits, targets, **kwargs))
+
+
+# The gradient takes the same input without `reduction`: every row above that does not name a reduction,
+# plus the "none" rows with their reduction dropped (the gradient is always of the mean).
+GRAD_CASES = [(case, logits, targets, {k: v for k, v in kwargs.items() if k != "reduction"}, expected)
+              for case, logits, targets, kwargs, expected in CE_CASES if kwargs.get("reduction") in (None, "none")
+              and not (isinstance(expected, Raises) and expected.fragment == REDUCTION)]
+GRAD_HAND = {
+    # torch's log_softmax backward multiplies the ignored row's zero upstream gradient by its NaN softmax
+    # (0 * nan = nan); the spec says ignored rows get exactly 0, whatever their logits. The valid row is
+    # softmax([0, 1, 2]) - onehot(0), over n = 1 valid target.
+    "NaN in an ignored row": Hand([[0.0, 0.0, 0.0],
+                                  np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum() - [1.0, 0.0, 0.0]]),
+}
+
+
+@pytest.mark.parametrize(("case", "logits", "targets", "kwargs", "expected"), GRAD_CASES,
+                         ids=[row[0] for row in GRAD_CASES])
+def test_cross_entropy_grad_bad_and_edge_input(case, logits, targets, kwargs, expected):
+    expected = GRAD_HAND.get(case, expected)
+    check(cross_entropy_grad, (logits, targets), kwargs, expected, lambda: torch_grad(logits, targets, **kwargs))
+
+
+def test_every_row_of_the_gradient_tables_is_used():
+    # Guard against a filter above silently dropping the rows it should keep.
+    assert {"all ignored, mean", "empty batch, mean", "0-d logits", "target = K", "NaN in an ignored row",
+            "float16 logits, none", "string logits"} <= {row[0] for row in GRAD_CASES}
+    assert not any(row[0].startswith("reduction") for row in GRAD_CASES)

@@ -1,0 +1,99 @@
+"""The README's instructor section works as written: its command block, run verbatim in a copy of the course.
+
+The copy has the repository's tracked course files, the environment (.venv, linked), a roster of three
+students and their submissions for 01-softmax: one complete, one with stable_softmax left blank, one that is
+not on the roster. Each line of the README block runs in order, in one shell, as an instructor would type it.
+"""
+
+import csv
+import re
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+
+import grading
+
+ASSIGNMENT = "01-softmax"
+COURSE_FILES = ["nbgrader_config.py", "Makefile", "requirements.txt", "pyproject.toml", "solutions", "notebooks"]
+
+
+def instructor_commands():
+    readme = (grading.REPO / "README.md").read_text()
+    section = readme.split("## For instructors", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    return [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("instructor")
+    for name in COURSE_FILES:
+        source = grading.REPO / name
+        # copy2 keeps modification times, so make sees the environment as up to date and installs nothing.
+        if source.is_dir():
+            shutil.copytree(source, root / name, copy_function=shutil.copy2)
+        else:
+            shutil.copy2(source, root / name)
+    (root / ".venv").symlink_to(grading.BIN.parent)
+    with open(root / "roster.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "first_name", "last_name", "email"])
+        writer.writerow(["ada", "Ada", "Lovelace", "ada@example.org"])
+        writer.writerow(["alan", "Alan", "Turing", "alan@example.org"])
+    reference = grading.solution_sources(ASSIGNMENT)
+    halfway = {k: v for k, v in reference.items() if k != "stable_softmax"}
+    for student, answers in [("ada", reference), ("alan", halfway), ("grace", reference)]:
+        path = root / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(grading.submission(ASSIGNMENT, answers), str(path))
+    # One shell, each command followed by a line with its exit status.
+    script = "".join(f"{command}\necho \"EXIT $? :: {command.split('#')[0].strip()}\"\n" for command in instructor_commands())
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "NBGRADER_CELL_TIMEOUT": "30"}
+    result = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    statuses = dict((command, int(status)) for status, command in re.findall(r"^EXIT (\d+) :: (.*)$", output, flags=re.M))
+    assert len(statuses) == len(instructor_commands()), output[-3000:]
+    # nbgrader autograde exits 1 for a folder of a student not on the roster (grace); everything else must succeed.
+    failed = {c: s for c, s in statuses.items() if s != 0 and c != f"nbgrader autograde {ASSIGNMENT}"}
+    assert not failed, f"README commands failed: {failed}\n{output[-3000:]}"
+    return root, output
+
+
+def test_the_block_has_the_standard_commands():
+    commands = " ; ".join(instructor_commands())
+    for expected in ("nbgrader db student import roster.csv", "make release", "make grade",
+                     f"nbgrader autograde {ASSIGNMENT}", f"nbgrader generate_feedback {ASSIGNMENT}", "nbgrader export"):
+        assert expected in commands
+
+
+def test_grades_csv_has_the_enrolled_students_with_their_scores(course):
+    root, _ = course
+    with open(root / "grades.csv") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == ASSIGNMENT}
+    assert set(rows) == {"ada", "alan"}
+    maximum = sum(grading.test_cells(ASSIGNMENT).values())
+    assert float(rows["ada"]["score"]) == float(rows["ada"]["max_score"]) == maximum
+    assert 0 < float(rows["alan"]["score"]) < maximum
+
+
+def test_feedback_is_written_for_every_graded_student(course):
+    root, _ = course
+    for student in ("ada", "alan"):
+        assert (root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
+    assert not (root / "feedback" / "grace").exists()
+
+
+def test_the_round_reports_progress_and_the_student_not_on_the_roster(course):
+    _, output = course
+    assert re.search(r"\[\d+/2\] autograding ada", output)
+    assert re.search(r"! grace: not on the roster", output)
+    assert re.search(r"\| ada \| 14/14 \|", output)
+
+
+def test_release_regenerated_the_same_notebooks(course):
+    root, _ = course
+    for path in (root / "notebooks").rglob("*.ipynb"):
+        committed = grading.REPO / path.relative_to(root)
+        assert grading.read_notebook(path).cells == grading.read_notebook(committed).cells, path
