@@ -19,6 +19,8 @@ def _use_local_mathjax(app, config):
     config.mathjax_path = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
     config.mathjax2_config = {
         "tex2jax": {"processClass": _MATH_CLASSES, "ignoreClass": "tex2jax_ignore|mathjax_ignore|document"},
+        # The wheel ships the STIX-Web fonts only (not MathJax's TeX fonts): use them, never a font of the system.
+        "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None},
         "messageStyle": "none",
     }
 

@@ -139,6 +139,8 @@ def test_book_uses_the_local_mathjax():
     static = config.html_static_path[-1]
     assert (__import__("pathlib").Path(static) / "MathJax.js").exists()
     assert config.mathjax_path.startswith("MathJax.js") and "processClass" in config.mathjax2_config["tex2jax"]
+    font = config.mathjax2_config["HTML-CSS"]["webFont"]
+    assert (__import__("pathlib").Path(static) / "fonts" / "HTML-CSS" / font).is_dir()
     named_config = config.mathjax_path.split("config=")[1]
     assert (__import__("pathlib").Path(static) / "config" / f"{named_config}.js").exists()
 
