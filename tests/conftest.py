@@ -1,6 +1,7 @@
 """Shared fixtures: the built book, and one nbgrader autograde run per assignment."""
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
@@ -17,26 +18,48 @@ def student_id(entry):
     return f"{entry.kind}-{entry.target}-{entry.name}"
 
 
+# Assignments whose autograde run the selected tests need (filled at collection).
+NEEDED = set()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "graded" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec"):
+            NEEDED.add(item.callspec.params["assignment"])
+
+
+def _grade_class(root, assignment):
+    """Release ``assignment`` in a scratch course at ``root`` and autograde its whole class there."""
+    grading.make_course(root, [assignment])
+    reference = grading.solution_sources(assignment)
+    submissions = {"solution": grading.submission(assignment, reference),
+                   "blank": grading.submission(assignment, {})}
+    for entry in entries(assignment):
+        submissions[student_id(entry)] = grading.submission(assignment, {**reference, entry.target: entry.source})
+    return root, grading.autograde(root, assignment, submissions)
+
+
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     """``graded(assignment)`` -> (course root, student -> Scores), autograding every submission once.
 
     The class: the reference solutions, the untouched release, and one student per mutant-table entry.
+    nbgrader grades one submission at a time, so the first call starts every needed assignment's run,
+    two at once (one per core), the largest classes first.
     """
-    cache = {}
+    pool = ThreadPoolExecutor(max_workers=2)
+    runs = {}
 
     def grade(assignment):
-        if assignment not in cache:
-            root = grading.make_course(tmp_path_factory.mktemp(assignment), [assignment])
-            reference = grading.solution_sources(assignment)
-            submissions = {"solution": grading.submission(assignment, reference),
-                           "blank": grading.submission(assignment, {})}
-            for entry in entries(assignment):
-                submissions[student_id(entry)] = grading.submission(assignment, {**reference, entry.target: entry.source})
-            cache[assignment] = (root, grading.autograde(root, assignment, submissions))
-        return cache[assignment]
+        if not runs:
+            for name in sorted(NEEDED | {assignment}, key=lambda a: -len(entries(a))):
+                runs[name] = pool.submit(_grade_class, tmp_path_factory.mktemp(name), name)
+        if assignment not in runs:
+            runs[assignment] = pool.submit(_grade_class, tmp_path_factory.mktemp(assignment), assignment)
+        return runs[assignment].result()
 
-    return grade
+    yield grade
+    pool.shutdown(cancel_futures=True)
 
 
 BUILD = grading.REPO / "_build" / "html"

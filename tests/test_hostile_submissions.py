@@ -158,6 +158,9 @@ def graded_round(tmp_path_factory):
     result = subprocess.run([sys.executable, "-m", "softcap_course.instructor", ASSIGNMENT, "--root", str(root)],
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # Kept for a human to read: what an instructor sees after such a round.
+    (grading.REPO / "_build").mkdir(exist_ok=True)
+    (grading.REPO / "_build" / "hostile-round.txt").write_text(result.stdout)
     return root, grading.read_scores(root, ASSIGNMENT), result.stdout, before
 
 

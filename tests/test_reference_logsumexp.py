@@ -15,15 +15,13 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.special import log_softmax as scipy_log_softmax, logsumexp as scipy_logsumexp
 
+from references import DTYPES, EPS, assert_same
 from solution_functions import load
 
 ns = load("02-logsumexp")
 logsumexp, log_softmax = ns["logsumexp"], ns["log_softmax"]
 inf, nan = np.inf, np.nan
 
-EPS = {np.float16: float(np.finfo(np.float16).eps), np.float32: float(np.finfo(np.float32).eps),
-       np.float64: float(np.finfo(np.float64).eps)}
-DTYPES = [np.float16, np.float32, np.float64]
 
 
 def torch_lse(x, axis, keepdims=False):
@@ -32,18 +30,6 @@ def torch_lse(x, axis, keepdims=False):
 
 def torch_log_softmax(x, axis):
     return torch.log_softmax(torch.from_numpy(np.ascontiguousarray(x)), dim=axis).numpy()
-
-
-def assert_same(got, expected, dtype, ulps=8):
-    """Same dtype and shape, NaN where NaN, the same infinities, finite values within a few eps."""
-    got = np.asarray(got)
-    assert got.dtype == dtype and got.shape == expected.shape
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
-    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(expected))
-    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(expected))
-    finite = np.isfinite(expected)
-    tol = ulps * EPS[dtype]
-    np.testing.assert_allclose(got[finite].astype(float), expected[finite].astype(float), rtol=tol, atol=tol)
 
 
 NON_FINITE_ROWS = [

@@ -1,0 +1,51 @@
+"""How much tensor memory a piece of PyTorch code holds at its worst moment, on any device (chapter 6).
+
+On a GPU, ``torch.cuda.max_memory_allocated`` answers that.  On a CPU PyTorch keeps no such statistic, so
+``TensorMemoryTracker`` watches every tensor operation instead (a ``TorchDispatchMode`` sees each ATen call,
+forward and backward): it records the storage of each tensor an operation returns, forgets it as soon as
+nothing refers to it any more (a weak reference to the storage, the same kind PyTorch uses internally),
+and keeps the largest sum of live storages seen after any operation.  Tensors that existed before the
+``with`` block (the inputs) are not counted; tensors saved by autograd for the backward pass are, for as
+long as autograd keeps them.  Temporaries allocated *inside* a single ATen kernel are invisible, so the
+figure is a lower bound of the true peak, but a materialised ``(N, V)`` logits tensor is always an
+operation's output and never escapes it.
+"""
+
+import torch
+from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+__all__ = ["TensorMemoryTracker", "peak_tensor_bytes"]
+
+
+class TensorMemoryTracker(TorchDispatchMode):
+    """``with TensorMemoryTracker() as tracker: ...`` then ``tracker.peak_bytes`` and ``tracker.largest_bytes``."""
+
+    def __init__(self):
+        super().__init__()
+        self._live = {}  # storage address -> (weak reference, bytes)
+        self.peak_bytes = 0  # most bytes held by live tensors created inside the block, at any moment
+        self.largest_bytes = 0  # the largest single storage created inside the block
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        for value in tree_flatten(result)[0]:
+            if isinstance(value, torch.Tensor):
+                storage = value.untyped_storage()
+                key = (str(storage.device), storage.data_ptr())
+                known = self._live.get(key)
+                if known is None or known[0].expired():
+                    self._live[key] = (StorageWeakRef(storage), storage.nbytes())
+                    self.largest_bytes = max(self.largest_bytes, storage.nbytes())
+        for key in [key for key, (ref, _) in self._live.items() if ref.expired()]:
+            del self._live[key]
+        self.peak_bytes = max(self.peak_bytes, sum(size for _, size in self._live.values()))
+        return result
+
+
+def peak_tensor_bytes(function, *args, **kwargs):
+    """Run ``function(*args, **kwargs)`` under a ``TensorMemoryTracker``; returns (result, peak bytes, largest bytes)."""
+    with TensorMemoryTracker() as tracker:
+        result = function(*args, **kwargs)
+    return result, tracker.peak_bytes, tracker.largest_bytes
