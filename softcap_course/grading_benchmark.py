@@ -11,6 +11,7 @@ of the whole round. It prints a table and writes it as Markdown and JSON.
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -58,7 +59,8 @@ def run(course=".", students=30, assignments=None, out=None, workdir=None):
                      "median_s": statistics.median(seconds), "p90_s": percentile(seconds, 0.9), "max_s": max(seconds),
                      "autograde_s": sum(seconds)})
     every = [s for s in state.seconds.values()]
-    result = {"machine": f"{platform.node()} ({platform.machine()}, {platform.processor() or 'cpu'}), "
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    result = {"machine": f"{len(os.sched_getaffinity(0))} CPUs, {memory_gib:.1f} GiB, {platform.platform()}, "
                          f"Python {platform.python_version()}",
               "students": students, "rows": rows, "median_s_all": statistics.median(every),
               "round_wall_s": wall, "target_median_s": TARGET_MEDIAN_SECONDS,
