@@ -57,11 +57,14 @@ def fill_release(release_path, answers):
     return notebook
 
 
+def tool_env():
+    """The environment with this Python's bin/ first on PATH (nbgrader calls ``alembic`` by name)."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
 def nbgrader_command(*arguments):
-    """Command and environment to run this environment's nbgrader (it calls ``alembic`` by name, so bin/ goes on PATH)."""
-    bin_dir = Path(sys.executable).parent
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    return [str(bin_dir / "nbgrader"), *arguments], env
+    """Command and environment to run this environment's nbgrader."""
+    return [str(Path(sys.executable).parent / "nbgrader"), *arguments], tool_env()
 
 
 def run_nbgrader(root, *arguments, timeout=1800):

@@ -17,13 +17,13 @@ import argparse
 import json
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from softcap_course import classroom
 from softcap_course.classroom import gradebook, nbgrader_command
 
 _PATCHED_HELPER = re.compile(r"^\s*(?:np|numpy|math|torch)(?:\.testing)?\.(?:allclose|isclose|assert_\w+|array_equal)\s*=",
@@ -148,11 +148,10 @@ def autograde(state, assignment, graded, runnable):
 
 
 def run_nbgrader(state, *arguments):
-    command, env = nbgrader_command(*arguments)
-    result = subprocess.run(command, cwd=state.root, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        print(result.stdout[-2000:] + result.stderr[-4000:], file=sys.stderr)
-        raise SystemExit(f"nbgrader {' '.join(arguments)} failed (exit {result.returncode})")
+    try:
+        classroom.run_nbgrader(state.root, *arguments)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
 
 
 def scores(state, assignment):

@@ -7,7 +7,6 @@ to this repository and adds what only the tests need.
 import ast
 import inspect
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,8 +52,7 @@ def function_source(function, name):
 
 def run(command, cwd, timeout=1800):
     """Run a command with the environment's bin/ first on PATH; fail with its output."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=cwd, env=classroom.tool_env(), capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, command))} failed ({result.returncode}):\n"
                            f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
