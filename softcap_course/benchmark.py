@@ -55,13 +55,9 @@ PEAK_BANDWIDTH = {"H200": 4.8e12, "H100": 3.35e12, "A100": 2.0e12, "L40S": 8.64e
 
 def load_implementations(notebook):
     """``softcap_cross_entropy`` and ``chunked_linear_softcap_cross_entropy`` from a notebook's answer cells."""
-    import nbformat
+    from softcap_course.classroom import answer_namespace
 
-    namespace = {}
-    for cell in nbformat.read(str(notebook), as_version=4).cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("grade_id") == "imports" or meta.get("solution")):
-            exec(compile(cell.source, f"<{Path(notebook).name}:{meta.get('grade_id')}>", "exec"), namespace)
+    namespace = answer_namespace(notebook)
     return namespace["softcap_cross_entropy"], namespace["chunked_linear_softcap_cross_entropy"]
 
 

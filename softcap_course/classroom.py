@@ -36,6 +36,16 @@ def solution_sources(notebook_path):
     return sources
 
 
+def answer_namespace(notebook_path):
+    """The namespace left by running a notebook's ``imports`` cell and its answer cells, in order."""
+    namespace = {}
+    for cell in read_notebook(notebook_path).cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type == "code" and (grade_id == "imports" or nbgrader_meta(cell).get("solution")):
+            exec(compile(cell.source, f"<{Path(notebook_path).name}:{grade_id}>", "exec"), namespace)
+    return namespace
+
+
 def test_cells(notebook_path):
     """grade_id -> points of every autograded test cell."""
     return {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])

@@ -8,12 +8,14 @@ included) down to the error itself: the checks' message names the call, the expe
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from softcap_course.classroom import nbgrader_meta
+
 
 class ShortTestTracebacks(NbGraderPreprocessor):
     """Replace the traceback of every error in a test cell by ``ErrorName: message``."""
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        if nbgrader_meta(cell).get("grade"):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output['ename']}: {output['evalue']}"]

@@ -21,10 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from softcap_course import classroom
-from softcap_course.classroom import gradebook, nbgrader_command
+from softcap_course.classroom import gradebook, nbgrader_command, nbgrader_meta, read_notebook
 
 _PATCHED_HELPER = re.compile(r"^\s*(?:np|numpy|math|torch)(?:\.testing)?\.(?:allclose|isclose|assert_\w+|array_equal)\s*=",
                              re.M)
@@ -49,9 +47,8 @@ class Round:
 
 
 def _release_test_cells(root, assignment):
-    notebook = nbformat.read(str(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb"), as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells
-            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    notebook = read_notebook(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb")
+    return {nbgrader_meta(cell)["grade_id"]: cell.source for cell in notebook.cells if nbgrader_meta(cell).get("grade")}
 
 
 def preflight(state, assignment, roster):
@@ -79,14 +76,14 @@ def preflight(state, assignment, roster):
                          f"scored 0 as missing; the files were left as they are.{advice}")
             continue
         try:
-            notebook = nbformat.read(str(notebook_path), as_version=4)
+            notebook = read_notebook(notebook_path)
         except Exception as error:  # any unreadable file is reported the same way
             state.report(student, assignment, f"{notebook_path.name} is not a valid notebook ({type(error).__name__}: "
                          f"{str(error).splitlines()[0][:120]}): scored 0; ask the student for a fresh copy.")
             continue
         runnable.append(student)
-        submitted = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells
-                     if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in tests}
+        submitted = {nbgrader_meta(cell)["grade_id"]: cell.source for cell in notebook.cells
+                     if nbgrader_meta(cell).get("grade_id") in tests}
         deleted = sorted(set(tests) - set(submitted))
         edited = sorted(name for name, source in submitted.items() if source != tests[name])
         if deleted:
@@ -107,9 +104,9 @@ def _solution_cell_errors(root, assignment, student):
     path = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
     if not path.exists():
         return None
-    return [(cell["metadata"]["nbgrader"].get("grade_id", "?"), output.get("ename", "?"))
+    return [(nbgrader_meta(cell).get("grade_id", "?"), output.get("ename", "?"))
             for cell in json.loads(path.read_text())["cells"]
-            if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+            if nbgrader_meta(cell).get("solution")
             for output in cell.get("outputs", []) if output.get("output_type") == "error"]
 
 

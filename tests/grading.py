@@ -82,6 +82,6 @@ def failing_outputs(root, assignment, student):
     for cell in json.loads(path.read_text())["cells"]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "?")
+                grade_id = nbgrader_meta(cell).get("grade_id", "?")
                 messages.append(f"[{grade_id}] {output['ename']}: {output['evalue']}")
     return "\n".join(messages) or "(no cell raised)"

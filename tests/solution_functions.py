@@ -3,16 +3,10 @@
 import functools
 
 import grading
+from softcap_course.classroom import answer_namespace
 
 
 @functools.lru_cache(maxsize=None)
 def load(assignment):
     """Namespace with every solution cell of ``assignment`` executed (after the notebook's import cell)."""
-    namespace = {}
-    notebook = grading.read_notebook(grading.notebook_path("solutions", assignment))
-    for cell in notebook.cells:
-        meta = grading.nbgrader_meta(cell)
-        if cell.cell_type == "code" and (meta.get("grade_id") == "imports" or meta.get("solution")):
-            exec(compile(grading.solution_sources(assignment).get(meta["grade_id"], cell.source),
-                         f"<{assignment}:{meta['grade_id']}>", "exec"), namespace)
-    return namespace
+    return answer_namespace(grading.notebook_path("solutions", assignment))
