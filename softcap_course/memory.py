@@ -28,6 +28,13 @@ class TensorMemoryTracker(TorchDispatchMode):
         self.peak_bytes = 0  # most bytes held by live tensors created inside the block, at any moment
         self.largest_bytes = 0  # the largest single storage created inside the block
 
+    @classmethod
+    def _should_skip_dynamo(cls):
+        # TorchDispatchMode wraps __torch_dispatch__ in torch._dynamo.disable unless this says no; that wrapper
+        # imports all of torch._dynamo (and sympy) on first use, about a second per autograded notebook.
+        # Nothing here is ever compiled, so there is nothing to disable.
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
         for value in tree_flatten(result)[0]:

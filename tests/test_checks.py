@@ -1,6 +1,8 @@
 """Unit tests of the helper package: the teaching checks, tables and the offline Sphinx extension."""
 
 import math
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -8,7 +10,8 @@ import pytest
 import torch
 
 from softcap_course import markdown_table
-from softcap_course.checks import call_repr, default_tolerance, expect, expect_call, expect_close, expect_raises
+from softcap_course.checks import (call_repr, default_tolerance, expect, expect_call, expect_close, expect_gradient,
+                                   expect_raises)
 
 
 def double(x):
@@ -116,6 +119,49 @@ def test_expect_raises():
         expect_raises(check_positive, -1.0, match="cap")
     with pytest.raises(AssertionError, match="raised ValueError.*expected TypeError"):
         expect_raises(check_positive, -1.0, error=TypeError)
+
+
+def scaled_tanh_function(slope_factor=1.0, forget_cap=False):
+    """cap * tanh(x / cap) summed, as an autograd.Function whose backward can be made wrong on purpose."""
+    class ScaledTanh(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.save_for_backward(x, w)
+            return (w * 2.0 * torch.tanh(x / 2.0)).sum()
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, w = ctx.saved_tensors
+            t = torch.tanh(x if forget_cap else x / 2.0)
+            return grad * w * (1 - t * t) * slope_factor, grad * 2.0 * torch.tanh(x / 2.0)
+    return ScaledTanh.apply
+
+
+def test_expect_gradient_accepts_the_derivative_and_names_a_wrong_one():
+    gen = torch.Generator().manual_seed(5)
+    x, w = torch.randn(4, 3, generator=gen, dtype=torch.float64) * 3, torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    expect_gradient(scaled_tanh_function(), x, w, call="f(x, w)")
+    # Derived by hand: d/dx 2 tanh(x / 2) = 1 - tanh(x / 2)**2; the same check that gradcheck makes agrees.
+    assert torch.autograd.gradcheck(scaled_tanh_function(), (x.clone().requires_grad_(True), w.clone().requires_grad_(True)))
+    for wrong in (scaled_tanh_function(forget_cap=True), scaled_tanh_function(slope_factor=1.0001)):
+        with pytest.raises(AssertionError, match=r"the gradient of f\(x, w\) is not the derivative.*\n  hint: h"):
+            expect_gradient(wrong, x, w, call="f(x, w)", hint="h")
+    with pytest.raises(AssertionError, match="the backward pass of detached raised RuntimeError"):
+        expect_gradient(lambda a: (a * a).sum().detach(), x, call="detached")
+
+
+def test_chapter_6_checks_stay_light_to_import():
+    # gradcheck (through torch.autograd.grad) imports sympy, and a TorchDispatchMode wrapped by torch._dynamo.disable
+    # imports all of torch._dynamo: each about half a second to a second of every autograded chapter 6 notebook.
+    code = ("import sys, torch\n"
+            "from softcap_course.checks import expect_gradient\n"
+            "from softcap_course.memory import peak_tensor_bytes\n"
+            "x = torch.randn(3, 3, dtype=torch.float64)\n"
+            "peak_tensor_bytes(lambda a: (a @ a).sum(), x)\n"
+            "expect_gradient(lambda a: (a @ a).sum(), x)\n"
+            "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_expect():
