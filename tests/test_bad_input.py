@@ -1,4 +1,4 @@
-"""Bad and edge input to the graded functions of chapters 1-3, one table per family (issue 6, part 3).
+"""Bad and edge input to every graded function (chapters 1-6), one table per family (issue 6, part 3).
 
 Every case states its defined result or the error it raises. A result is compared with an independent
 reference: ``TORCH`` means "what torch gives on the same input" (torch.softmax / torch.logsumexp /
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from solution_functions import load
 
 softmax_ns, lse_ns, ce_ns = load("01-softmax"), load("02-logsumexp"), load("03-cross-entropy")
+temperature_ns, softcap_ns, gpu_ns = load("04-temperature"), load("05-softcap"), load("06-softcap-gpu")
 naive_softmax, stable_softmax = softmax_ns["naive_softmax"], softmax_ns["stable_softmax"]
 logsumexp, log_softmax = lse_ns["logsumexp"], lse_ns["log_softmax"]
 cross_entropy, cross_entropy_grad = ce_ns["cross_entropy"], ce_ns["cross_entropy_grad"]
@@ -289,3 +290,257 @@ def test_every_row_of_the_gradient_tables_is_used():
     assert {"all ignored, mean", "empty batch, mean", "0-d logits", "target = K", "NaN in an ignored row",
             "float16 logits, none", "string logits"} <= {row[0] for row in GRAD_CASES}
     assert not any(row[0].startswith("reduction") for row in GRAD_CASES)
+
+
+
+# ------------------------------------------------ chapter 4: softmax_with_temperature, entropy_from_logits, sampling
+
+TEMPERATURES = [1.0, 0.5, 3]
+softmax_with_temperature = temperature_ns["softmax_with_temperature"]
+entropy_from_logits = temperature_ns["entropy_from_logits"]
+sample_with_temperature = temperature_ns["sample_with_temperature"]
+
+
+def torch_entropy(x, temperature, axis):
+    """torch.distributions.Categorical's entropy of softmax(x / T) along `axis`, in float64, rounded to the dtype."""
+    dtype = compute_dtype(x)
+    wide = np.array(x, dtype=np.float64)
+    if wide.ndim == 0:
+        np.moveaxis(wide[None], axis, -1)  # raises AxisError for an axis a 0-d array cannot have
+        return np.asarray(0.0, dtype)  # one outcome: entropy 0 (Categorical wants at least 1-D logits)
+    logits = torch.from_numpy(np.moveaxis(wide, axis, -1).copy()) / temperature
+    return torch.distributions.Categorical(logits=logits, validate_args=False).entropy().numpy().astype(dtype)
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+@pytest.mark.parametrize(("case", "x", "axis", "expected"), X_CASES, ids=[row[0] for row in X_CASES])
+def test_softmax_with_temperature_bad_and_edge_input(case, x, axis, expected, temperature):
+    # The chapter 1 table at three temperatures: torch.softmax(x / T) on every row (the naive overflow rows too).
+    expected = TORCH if isinstance(expected, NaiveHand) else expected
+    reference = lambda: torch.softmax(torch.from_numpy(np.array(x, dtype=compute_dtype(x))) / temperature, axis).numpy()  # noqa: E731
+    check(softmax_with_temperature, (x, temperature), {"axis": axis}, expected, reference)
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+@pytest.mark.parametrize(("case", "x", "axis", "expected"), X_CASES, ids=[row[0] for row in X_CASES])
+def test_entropy_from_logits_bad_and_edge_input(case, x, axis, expected, temperature):
+    # The same table for the entropy, against torch's Categorical: NaN wherever the softmax is NaN (a NaN, a +inf,
+    # an all -inf slice), masked -inf entries contribute 0, an empty slice has entropy 0 (Categorical's answer:
+    # no outcomes, an empty sum), a 0-d input is one outcome with entropy 0.
+    expected = TORCH if isinstance(expected, NaiveHand) else expected
+    check(entropy_from_logits, (x, temperature), {"axis": axis}, expected, lambda: torch_entropy(x, temperature, axis))
+
+
+ONE_HOT = [0.0, 1.0, 0.0]
+TEMPERATURE_CASES = [
+    # (case, x, temperature, softmax expected, entropy expected)
+    # The spec's errors: a temperature <= 0 or not finite.
+    *[(f"temperature {t!r}", [1.0, 2.0], t, Raises(ValueError, "temperature"), Raises(ValueError, "temperature"))
+      for t in (0.0, -0.0, -1.0, nan, inf, -inf, np.float32(nan), np.float64(-2.0))],
+    # A temperature that is not a real number: a TypeError naming it (float() would take "2" and True silently).
+    *[(f"temperature {t!r}", [1.0, 2.0], t, Raises(TypeError, "temperature must be a real number"),
+       Raises(TypeError, "temperature must be a real number"))
+      for t in (None, "2", True, np.bool_(True), [1.0], 1 + 0j, np.array(2.0))],
+    # Integer and NumPy temperatures are real numbers; a NumPy float64 does not change float32 logits' dtype.
+    ("temperature int 2", [1.0, 3.0], 2, TORCH, TORCH),
+    ("temperature np.int64(3)", np.array([1.0, 3.0], np.float32), np.int64(3), TORCH, TORCH),
+    ("temperature np.float32(0.25)", [0.5, -1.0, 2.0], np.float32(0.25), TORCH, TORCH),
+    # Tiny temperatures: (x - max) / T is shifted before dividing, so the limit T -> 0 (one-hot, entropy 0) holds
+    # even where x / T overflows. torch.softmax(x / T) gives NaN there: the course departs from it on purpose.
+    ("T = 1e-300", [1.0, 3.0, 2.0], 1e-300, Hand(ONE_HOT), Hand(0.0)),
+    ("T = smallest subnormal", [1.0, 3.0, 2.0], 5e-324, Hand(ONE_HOT), Hand(0.0)),
+    ("float16, T = 1e-3 (x / T overflows float16)", np.array([1.0, 3.0, 2.0], np.float16), 1e-3,
+     Hand(ONE_HOT, np.float16), Hand(0.0, np.float16)),
+    ("tied maxima, T = 1e-300", [2.0, 2.0, 1.0], 1e-300, Hand([0.5, 0.5, 0.0]), Hand(np.log(2.0))),
+    # Huge temperatures: uniform, entropy log(K).
+    ("T = 1e300", [1.0, 5.0, 2.0], 1e300, Hand([1 / 3] * 3), Hand(np.log(3.0))),
+]
+
+
+@pytest.mark.parametrize(("case", "x", "temperature", "softmax_expected", "entropy_expected"), TEMPERATURE_CASES,
+                         ids=[row[0] for row in TEMPERATURE_CASES])
+def test_temperatures_bad_and_edge(case, x, temperature, softmax_expected, entropy_expected):
+    values = lambda: torch.from_numpy(np.array(x, dtype=compute_dtype(x))) / float(temperature)  # noqa: E731
+    check(softmax_with_temperature, (x, temperature), {}, softmax_expected,
+          lambda: torch.softmax(values(), -1).numpy())
+    check(entropy_from_logits, (x, temperature), {}, entropy_expected,
+          lambda: torch_entropy(x, float(temperature), -1))
+
+
+GENERATOR = "numpy.random.Generator"
+SAMPLE_CASES = [
+    # (case, logits, temperature, rng, expected): a defined draw is an index that every seed must give.
+    ("one class", [5.0], 1.0, None, Hand(0)),
+    ("all masked but one", [-inf, 0.3, -inf], 0.7, None, Hand(1)),
+    ("float16, all masked but one", np.array([-inf, -inf, 2.0], np.float16), 2.0, None, Hand(2)),
+    ("list of ints, exp(-1000) is 0", [0, -1000], 1, None, Hand(0)),
+    ("float32 logits far apart (no overflow)", np.array([0.0, 1000.0], np.float32), 1.0, None, Hand(1)),
+    ("T = 1e-300: the argmax", [1.0, 3.0, 2.0], 1e-300, None, Hand(1)),
+    ("T = smallest subnormal: the argmax", [1.0, 3.0, 2.0], 5e-324, None, Hand(1)),
+    # No distribution to draw from.
+    ("empty logits", [], 1.0, None, Raises(ValueError, "at least one class")),
+    ("0-d logits", 2.0, 1.0, None, Raises(ValueError, "1-D")),
+    ("2-D logits (a batch)", [[1.0, 2.0], [3.0, 4.0]], 1.0, None, Raises(ValueError, "1-D")),
+    ("NaN logit", [nan, 1.0], 1.0, None, Raises(ValueError, "NaN")),
+    ("+inf logit", [inf, 1.0], 1.0, None, Raises(ValueError, "+inf")),
+    ("every logit -inf", [-inf, -inf], 1.0, None, Raises(ValueError, "every logit is -inf")),
+    ("string logits", "abc", 1.0, None, Raises(TypeError, "logits must hold real numbers")),
+    ("None logits", None, 1.0, None, Raises(TypeError, "logits must hold real numbers")),
+    ("boolean logits", [True, False], 1.0, None, Raises(TypeError, "logits must hold real numbers")),
+    ("complex logits", [1j, 1.0], 1.0, None, Raises(TypeError, "logits must hold real numbers")),
+    # Temperatures, as for the other two functions.
+    ("temperature 0", [1.0, 2.0], 0.0, None, Raises(ValueError, "temperature")),
+    ("temperature nan", [1.0, 2.0], nan, None, Raises(ValueError, "temperature")),
+    ("temperature '1'", [1.0, 2.0], "1", None, Raises(TypeError, "temperature must be a real number")),
+    # The random source must be a Generator: a seed, the legacy np.random module or RandomState would draw
+    # differently from the spec's `rng.choice` / `rng.random` and make results irreproducible across versions.
+    ("rng None", [1.0, 2.0], 1.0, "none", Raises(TypeError, GENERATOR)),
+    ("rng an int seed", [1.0, 2.0], 1.0, 42, Raises(TypeError, GENERATOR)),
+    ("rng the np.random module", [1.0, 2.0], 1.0, np.random, Raises(TypeError, GENERATOR)),
+    ("rng a RandomState", [1.0, 2.0], 1.0, np.random.RandomState(0), Raises(TypeError, GENERATOR)),
+]
+
+
+@pytest.mark.parametrize(("case", "logits", "temperature", "rng", "expected"), SAMPLE_CASES,
+                         ids=[row[0] for row in SAMPLE_CASES])
+def test_sample_with_temperature_bad_and_edge_input(case, logits, temperature, rng, expected):
+    if isinstance(expected, Raises):
+        rng = None if rng == "none" else (np.random.default_rng(0) if rng is None else rng)
+        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
+            sample_with_temperature(logits, temperature, rng)
+        return
+    for seed in range(20):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = sample_with_temperature(logits, temperature, np.random.default_rng(seed))
+        assert type(got) is int and got == expected.value, (seed, got)
+
+
+# ------------------------------------------------ chapter 5: softcap, softcap_grad, softcapped_cross_entropy, env
+
+softcap, softcap_grad = softcap_ns["softcap"], softcap_ns["softcap_grad"]
+softcapped_cross_entropy = softcap_ns["softcapped_cross_entropy"]
+logit_softcap_from_env = softcap_ns["logit_softcap_from_env"]
+CAPS = [30.0, 2.0, None]
+X_REAL = "x must hold real numbers"
+
+SOFTCAP_CASES = [
+    # (case, x, expected): element-wise, so every shape is fine and no axis can be out of range.
+    ("empty (0,)", np.zeros((0,)), TORCH),
+    ("empty (3, 0)", np.zeros((3, 0)), TORCH),
+    ("empty float32 (2, 0)", np.zeros((2, 0), np.float32), TORCH),
+    ("0-d Python float", 2.0, TORCH),
+    ("0-d np.float32", np.float32(-45.0), TORCH),
+    ("0-d Python int", 3, TORCH),
+    ("list of ints", [1, -2, 300], TORCH),
+    ("int8 array", np.array([[1, -2], [127, -128]], np.int8), TORCH),
+    ("uint64 array", np.array([0, 7], np.uint64), TORCH),
+    # Non-finite: tanh(+-inf) = +-1, so +-inf is capped at +-cap (and cap=None leaves it); NaN stays NaN.
+    ("NaN, +inf, -inf", [nan, inf, -inf, 1.0], TORCH),
+    ("float16 near its range", np.array([1.0, 40.0, -60000.0, 65504.0], np.float16), TORCH),
+    ("float16 NaN and -inf", np.array([[nan, 1.0], [-inf, 1.0]], np.float16), TORCH),
+    ("float32 huge", np.array([1e38, -3e38, 3.0], np.float32), TORCH),
+    ("float64 tiny", [1e-300, -5e-324, 0.0], TORCH),
+    # Not numbers.
+    ("string", "abc", Raises(TypeError, X_REAL)),
+    ("None", None, Raises(TypeError, X_REAL)),
+    ("booleans", [True, False], Raises(TypeError, X_REAL)),
+    ("complex", [1 + 1j, 2.0], Raises(TypeError, X_REAL)),
+]
+
+
+def torch_softcap(x, cap):
+    values = torch.from_numpy(np.array(x, dtype=compute_dtype(x)))
+    return values.numpy().copy() if cap is None else (float(cap) * torch.tanh(values / float(cap))).numpy()
+
+
+def torch_softcap_grad(x, cap):
+    """torch.autograd through cap * tanh(x / cap) in float64, rounded to the dtype (ones when cap is None)."""
+    dtype = compute_dtype(x)
+    values = torch.from_numpy(np.array(x, dtype=np.float64)).requires_grad_(True)
+    if cap is None:
+        values.sum().backward()
+    else:
+        (float(cap) * torch.tanh(values / float(cap))).sum().backward()
+    return values.grad.numpy().astype(dtype)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize(("case", "x", "expected"), SOFTCAP_CASES, ids=[row[0] for row in SOFTCAP_CASES])
+def test_softcap_and_its_gradient_bad_and_edge_input(case, x, expected, cap):
+    check(softcap, (x, cap), {}, expected, lambda: torch_softcap(x, cap))
+    check(softcap_grad, (x, cap), {}, expected, lambda: torch_softcap_grad(x, cap))
+
+
+def test_softcap_none_returns_a_copy():
+    # cap=None is the identity, but writing into the result must not change the caller's logits.
+    logits = np.array([1.0, 2.0])
+    softcap(logits, None)[0] = 99.0
+    assert logits[0] == 1.0
+
+
+CAP_VALUE = "cap must be a positive finite number"
+CAP_TYPE = "cap must be a real number"
+CAP_CASES = [
+    # (case, cap, expected): the spec's ValueError for a cap <= 0 or not finite (parameter-golf refuses them too),
+    # a TypeError for a cap that is not a number; int and NumPy caps are numbers.
+    *[(f"cap {c!r}", c, Raises(ValueError, CAP_VALUE)) for c in (0.0, -0.0, -1.0, nan, inf, -inf, np.float32(0))],
+    *[(f"cap {c!r}", c, Raises(TypeError, CAP_TYPE)) for c in ("30", True, np.bool_(True), [30.0], 30 + 0j, np.array(30.0))],
+    ("cap int 4", 4, TORCH),
+    ("cap np.float32(2.5)", np.float32(2.5), TORCH),
+    ("cap np.int64(3)", np.int64(3), TORCH),
+    ("cap 1e-300 (x / cap overflows)", 1e-300, TORCH),
+]
+CAP_X, CAP_TARGETS = np.array([[3.0, -1.0, 0.5], [100.0, 2.0, -7.0]]), np.array([0, 2])
+
+
+@pytest.mark.parametrize(("case", "cap", "expected"), CAP_CASES, ids=[row[0] for row in CAP_CASES])
+def test_caps_bad_and_edge(case, cap, expected):
+    check(softcap, (CAP_X, cap), {}, expected, lambda: torch_softcap(CAP_X, cap))
+    check(softcap_grad, (CAP_X, cap), {}, expected, lambda: torch_softcap_grad(CAP_X, cap))
+    check(softcapped_cross_entropy, (CAP_X, CAP_TARGETS, cap), {}, expected,
+          lambda: torch_loss(torch_softcap(CAP_X, cap), CAP_TARGETS))
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize(("case", "logits", "targets", "kwargs", "expected"), CE_CASES, ids=[row[0] for row in CE_CASES])
+def test_softcapped_cross_entropy_bad_and_edge_input(case, logits, targets, kwargs, expected, cap):
+    # The chapter 3 table with a cap: torch's cross-entropy of cap * tanh(logits / cap) (with cap=None, of the
+    # logits themselves). A +inf logit is capped at cap, so "+inf in a row" is finite here when a cap is set.
+    reference = lambda: torch_loss(torch_softcap(logits, cap), targets, **kwargs)  # noqa: E731
+    check(softcapped_cross_entropy, (logits, targets, cap), kwargs, expected, reference)
+
+
+NOT_A_NUMBER, NOT_POSITIVE, DEFAULT_TYPE = "LOGIT_SOFTCAP must be a number", "logit_softcap must be positive", "default must be a number"
+ENV_CASES = [
+    # (case, LOGIT_SOFTCAP or None for unset, kwargs, expected): a Python float, or the error.
+    ("unset", None, {}, 30.0),
+    ("unset, default=12 (an int)", None, {"default": 12}, 12.0),
+    ("unset, default=np.float32(2.5)", None, {"default": np.float32(2.5)}, 2.5),
+    ("'20'", "20", {}, 20.0),
+    ("' 12.5\\n' (float() strips whitespace)", " 12.5\n", {}, 12.5),
+    ("'1e1'", "1e1", {}, 10.0),
+    ("set beats the default", "30", {"default": 5.0}, 30.0),
+    ("empty string", "", {}, Raises(ValueError, NOT_A_NUMBER)),
+    ("'abc'", "abc", {}, Raises(ValueError, NOT_A_NUMBER)),
+    ("'30,5' (a decimal comma)", "30,5", {}, Raises(ValueError, NOT_A_NUMBER)),
+    ("'0x1E' (hex)", "0x1E", {}, Raises(ValueError, NOT_A_NUMBER)),
+    *[(repr(text), text, {}, Raises(ValueError, NOT_POSITIVE)) for text in ("0", "-5", "inf", "-inf", "nan")],
+    *[(f"unset, default={d!r}", None, {"default": d}, Raises(ValueError, NOT_POSITIVE)) for d in (0.0, -1, nan)],
+    *[(f"default={d!r}", None, {"default": d}, Raises(TypeError, DEFAULT_TYPE)) for d in (None, "30", True)],
+    ("a bad default is refused even when the variable is set", "20", {"default": None}, Raises(TypeError, DEFAULT_TYPE)),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "kwargs", "expected"), ENV_CASES, ids=[row[0] for row in ENV_CASES])
+def test_logit_softcap_from_env_bad_and_edge_input(monkeypatch, case, text, kwargs, expected):
+    if text is None:
+        monkeypatch.delenv("LOGIT_SOFTCAP", raising=False)
+    else:
+        monkeypatch.setenv("LOGIT_SOFTCAP", text)
+    if isinstance(expected, Raises):
+        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
+            logit_softcap_from_env(**kwargs)
+    else:
+        got = logit_softcap_from_env(**kwargs)
+        assert type(got) is float and got == expected

@@ -117,9 +117,11 @@ def test_bad_targets_shapes_and_chunk_sizes_raise():
     with pytest.raises(ValueError, match="shape"):
         softcap_cross_entropy(x, torch.tensor([0]), 1.0)
     h, w = torch.zeros(2, 3), torch.zeros(4, 3)
-    for bad_chunk in (0, -1, 2.5):
+    for bad_chunk in (0, -1):
         with pytest.raises(ValueError, match="chunk_size"):
             chunked(h, w, t, 1.0, chunk_size=bad_chunk)
+    with pytest.raises(TypeError, match="chunk_size must be an integer"):
+        chunked(h, w, t, 1.0, chunk_size=2.5)
     with pytest.raises(ValueError, match="shape"):
         chunked(h, torch.zeros(4, 2), t, 1.0)
     with pytest.raises(ValueError, match="target"):
