@@ -10,6 +10,14 @@ Decisions, in short: follow torch where torch defines the case; integer input an
 (torch refuses integer tensors in softmax, so its reference runs on the float64 copy); anything that is not
 real numbers (None, strings, booleans, complex, object arrays) is a TypeError; ``axis`` out of range is NumPy's
 AxisError (a ValueError); defined results come without NumPy warnings.
+
+Chapters 4-6 add: a temperature or cap that is not a real number (None, "2", True, a list, an array) is a
+TypeError, one that is <= 0 or not finite the spec's ValueError; softmax(x / T) is shifted *before* dividing,
+so a tiny T gives the one-hot limit where torch's softmax(x / T) overflows to NaN (a deliberate departure); the
+entropy of an empty slice is 0, as torch's Categorical gives; sampling needs a 1-D distribution (no NaN, no +inf,
+not every class masked) and a numpy.random.Generator; softcap_grad of float16 is the exact derivative rounded
+(computed in float32, since 1 - tanh**2 cancels); chapter 6 takes floating-point tensors only, any integer
+targets, and gives ignored rows exactly zero gradient (torch gives 0 * NaN = NaN for a NaN row it ignores).
 """
 
 import re
@@ -544,3 +552,194 @@ def test_logit_softcap_from_env_bad_and_edge_input(monkeypatch, case, text, kwar
     else:
         got = logit_softcap_from_env(**kwargs)
         assert type(got) is float and got == expected
+
+
+# ------------------------------------------------ chapter 6: softcap_cross_entropy, chunked_linear_softcap_cross_entropy
+
+softcap_cross_entropy = gpu_ns["softcap_cross_entropy"]
+chunked = gpu_ns["chunked_linear_softcap_cross_entropy"]
+TORCH_EPS = {torch.float16: 2.0**-10, torch.bfloat16: 2.0**-7, torch.float32: 2.0**-23, torch.float64: 2.0**-52}
+
+
+def assert_same_tensor(got, expected, ulps=8):
+    """Same dtype and shape; NaN and +-inf in the same places; finite values within a few units of the dtype."""
+    assert isinstance(got, torch.Tensor), type(got)
+    assert got.dtype == expected.dtype, f"dtype {got.dtype}, expected {expected.dtype}"
+    assert got.shape == expected.shape, f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    got, expected, tol = got.detach().double(), expected.detach().double(), ulps * TORCH_EPS[expected.dtype]
+    assert torch.equal(got.isnan(), expected.isnan()) and torch.equal(got.isinf(), expected.isinf())
+    assert torch.equal(got[got.isinf()], expected[expected.isinf()])
+    finite = expected.isfinite()
+    torch.testing.assert_close(got[finite], expected[finite], rtol=tol, atol=tol)
+
+
+def loss_and_grads(function, tensors, *args, **kwargs):
+    """The loss and the gradient of every input tensor, from fresh leaves (inputs are never modified)."""
+    leaves = [t.detach().clone().requires_grad_(True) for t in tensors]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = function(*leaves, *args, **kwargs)
+        loss.backward()
+    return loss, [leaf.grad for leaf in leaves]
+
+
+def reference_loss_and_grads(logits_of, tensors, targets, cap, ignore_index=-100, drop=()):
+    """Autograd through F.cross_entropy(cap * tanh(logits / cap)) in float64: the loss rounded to the dtype the
+    spec computes in (float64 stays, everything else float32), the gradients to each input's dtype. Rows in
+    `drop` are ignored rows the course treats as absent: the reference runs without them, their gradient is 0."""
+    wide = [t.detach().double().requires_grad_(True) for t in tensors]
+    targets = torch.as_tensor(targets).long()
+    kept = [i for i in range(targets.shape[0]) if i not in drop] if targets.dim() else None
+    if targets.dim() == 0:  # one row (V,) with a 0-d target
+        logits, row_targets = logits_of(*wide)[None], targets[None]
+    else:  # the rows of the first input (logits, or hidden) are the samples
+        logits, row_targets = logits_of(wide[0][kept], *wide[1:]), targets[kept]
+    loss = F.cross_entropy(cap * torch.tanh(logits / cap), row_targets, ignore_index=ignore_index)
+    loss.backward()
+    loss_dtype = torch.float64 if tensors[0].dtype == torch.float64 else torch.float32
+    return loss.detach().to(loss_dtype), [w.grad.to(t.dtype) for w, t in zip(wide, tensors)]
+
+
+def check_torch(function, tensors, args, kwargs, expected, logits_of, targets, cap, drop=()):
+    if isinstance(expected, Raises):
+        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
+            function(*tensors, *args, **kwargs)
+        return
+    got_loss, got_grads = loss_and_grads(function, tensors, *args, **kwargs)
+    want_loss, want_grads = reference_loss_and_grads(logits_of, tensors, targets, float(cap),
+                                                     kwargs.get("ignore_index", -100), drop)
+    assert got_loss.dim() == 0
+    assert_same_tensor(got_loss, want_loss)
+    for got, want in zip(got_grads, want_grads):
+        assert_same_tensor(got, want)
+
+
+def t64(values, dtype=torch.float64):
+    return torch.tensor(values, dtype=dtype)
+
+
+ZEROS_23 = torch.zeros(2, 3)
+TYPE_LOGITS, INTEGER_TARGETS, OUT_OF_RANGE = "logits must be a floating-point torch tensor", "integer class indices", "out of range"
+SCE_CASES = [
+    # (case, logits, targets, cap, kwargs, expected, rows treated as absent)
+    # Empty batch: torch's mean over no targets is 0 / 0 = NaN; the gradient is empty.
+    ("empty batch", torch.zeros(0, 5), torch.zeros(0, dtype=torch.long), 30.0, {}, TORCH, ()),
+    ("no classes (V = 0)", torch.zeros(3, 0), torch.full((3,), -100), 30.0, {}, Raises(ValueError, "shape"), ()),
+    # Every target ignored: NaN loss (0 / 0, as torch) and a zero gradient (as torch; no inf * 0 = NaN).
+    ("all ignored", t64([[1.0, 2.0], [3.0, -1.0]]), [-100, -100], 2.0, {}, TORCH, ()),
+    ("1-D logits, 0-d target", t64([3.0, -1.0, 40.0]), torch.tensor(2), 4.0, {}, TORCH, ()),
+    # Targets of any integer type or a list; they index like int64.
+    ("targets a list", t64([[1.0, 2.0], [0.5, 0.0]]), [1, 0], 3.0, {}, TORCH, ()),
+    ("int32 targets", t64([[1.0, 2.0], [0.5, 0.0]]), torch.tensor([1, 0], dtype=torch.int32), 3.0, {}, TORCH, ()),
+    ("uint8 targets", t64([[1.0, 2.0], [0.5, 0.0]]), torch.tensor([1, 0], dtype=torch.uint8), 3.0, {}, TORCH, ()),
+    # Non-finite logits: +-inf is capped at +-cap (finite loss, zero slope there); NaN makes its row's loss NaN.
+    ("+inf and -inf logits", t64([[inf, 1.0, -inf], [0.0, -inf, 2.0]]), [0, 1], 5.0, {}, TORCH, ()),
+    ("NaN in a kept row", t64([[nan, 1.0], [0.0, 2.0]]), [1, 0], 5.0, {}, TORCH, ()),
+    # An ignored row adds nothing and its gradient is exactly 0 even when it is NaN (torch's own backward gives
+    # 0 * NaN = NaN there); the reference is the batch without that row.
+    ("NaN in an ignored row", t64([[nan, 1.0], [0.0, 2.0], [1.0, -1.0]]), [-100, 0, 1], 5.0, {}, TORCH, (0,)),
+    ("huge float32 logits", torch.tensor([[1e30, 0.0, -1e30]]), [2], 10.0, {}, TORCH, ()),
+    # Low precision in, float32 loss out, gradient in the input's dtype (values exact in every format).
+    *[(f"{dtype} logits", (torch.arange(12.0).reshape(3, 4) / 4 - 1).to(dtype), [3, -100, 0], 2.0, {}, TORCH, ())
+      for dtype in (torch.float16, torch.bfloat16, torch.float32)],
+    # Caps: numbers of any kind are fine; not positive and finite is the spec's ValueError; not a number a TypeError.
+    ("cap np.float32(2.5)", ZEROS_23, [0, 2], np.float32(2.5), {}, TORCH, ()),
+    ("cap int 4", ZEROS_23, [0, 2], 4, {}, TORCH, ()),
+    *[(f"cap {c!r}", ZEROS_23, [0, 2], c, {}, Raises(ValueError, "cap must be a positive finite number"), ())
+      for c in (0.0, -1.0, nan, inf)],
+    *[(f"cap {c!r}", ZEROS_23, [0, 2], c, {}, Raises(TypeError, "cap must be a real number"), ())
+      for c in (None, "30", True, torch.tensor(30.0))],
+    # Logits that are not a floating-point tensor.
+    ("NumPy logits", np.zeros((2, 3)), [0, 2], 30.0, {}, Raises(TypeError, TYPE_LOGITS), ()),
+    ("list logits", [[0.0, 1.0]], [0], 30.0, {}, Raises(TypeError, TYPE_LOGITS), ()),
+    ("int64 tensor logits", torch.zeros(2, 3, dtype=torch.long), [0, 2], 30.0, {}, Raises(TypeError, TYPE_LOGITS), ()),
+    ("bool tensor logits", torch.zeros(2, 3, dtype=torch.bool), [0, 2], 30.0, {}, Raises(TypeError, TYPE_LOGITS), ()),
+    ("complex logits", torch.zeros(2, 3, dtype=torch.complex64), [0, 2], 30.0, {}, Raises(TypeError, TYPE_LOGITS), ()),
+    # Targets that are not integer class indices, of the wrong shape, or out of range.
+    ("float targets", ZEROS_23, torch.tensor([0.0, 2.0]), 30.0, {}, Raises(ValueError, INTEGER_TARGETS), ()),
+    ("bool targets", ZEROS_23, torch.tensor([True, False]), 30.0, {}, Raises(ValueError, INTEGER_TARGETS), ()),
+    ("None targets", ZEROS_23, None, 30.0, {}, Raises(ValueError, INTEGER_TARGETS), ()),
+    ("string targets", ZEROS_23, ["a", "b"], 30.0, {}, Raises(ValueError, INTEGER_TARGETS), ()),
+    ("targets (N, 1)", ZEROS_23, [[0], [2]], 30.0, {}, Raises(ValueError, "shape"), ()),
+    ("too many targets", ZEROS_23, [0, 1, 2], 30.0, {}, Raises(ValueError, "shape"), ()),
+    ("scalar target for a batch", ZEROS_23, torch.tensor(1), 30.0, {}, Raises(ValueError, "shape"), ()),
+    ("3-D logits", torch.zeros(2, 2, 3), torch.zeros(2, 2, dtype=torch.long), 30.0, {}, Raises(ValueError, "shape"), ()),
+    ("target = V", ZEROS_23, [0, 3], 30.0, {}, Raises(ValueError, OUT_OF_RANGE), ()),
+    ("negative target", ZEROS_23, [0, -1], 30.0, {}, Raises(ValueError, OUT_OF_RANGE), ()),
+    ("-100 when ignore_index=-1", ZEROS_23, [0, -100], 30.0, {"ignore_index": -1}, Raises(ValueError, OUT_OF_RANGE), ()),
+]
+
+
+@pytest.mark.parametrize(("case", "logits", "targets", "cap", "kwargs", "expected", "drop"), SCE_CASES,
+                         ids=[row[0] for row in SCE_CASES])
+def test_softcap_cross_entropy_bad_and_edge_input(case, logits, targets, cap, kwargs, expected, drop):
+    check_torch(softcap_cross_entropy, [logits], (targets, cap), kwargs, expected, lambda x: x, targets, cap, drop)
+
+
+def exact(shape, dtype, seed, scale=4):
+    """Small multiples of 1 / scale: products and sums of a few of them are exact even in float16 and bfloat16."""
+    return (torch.randint(-6, 7, shape, generator=torch.Generator().manual_seed(seed)) / scale).to(dtype)
+
+
+H, W = exact((5, 3), torch.float64, 1), exact((4, 3), torch.float64, 2)
+H_NAN = H.clone()
+H_NAN[1, 0] = nan
+CHUNK_TYPE = "chunk_size must be an integer"
+CHUNKED_CASES = [
+    # (case, hidden, weight, targets, cap, kwargs, expected, rows treated as absent)
+    ("N = 0", torch.zeros(0, 3), torch.ones(4, 3), torch.zeros(0, dtype=torch.long), 30.0, {}, TORCH, ()),
+    ("D = 0 (every logit 0)", torch.zeros(3, 0), torch.zeros(4, 0), [0, 3, 1], 30.0, {}, TORCH, ()),
+    ("V = 0", torch.zeros(3, 2), torch.zeros(0, 2), [-100] * 3, 30.0, {}, Raises(ValueError, "shape"), ()),
+    ("all ignored", H, W, [-100] * 5, 2.0, {"chunk_size": 2}, TORCH, ()),
+    ("NaN hidden in a kept row", H_NAN, W, [0, 1, 2, 3, 0], 2.0, {"chunk_size": 2}, TORCH, ()),
+    ("NaN hidden in an ignored row", H_NAN, W, [0, -100, 2, 3, 0], 2.0, {"chunk_size": 2}, TORCH, (1,)),
+    ("chunk_size 1", H, W, [0, 1, 2, 3, 0], 2.0, {"chunk_size": 1}, TORCH, ()),
+    ("chunk_size > N", H, W, [0, 1, 2, 3, 0], 2.0, {"chunk_size": 100}, TORCH, ()),
+    ("chunk_size np.int64(2)", H, W, [0, 1, 2, 3, 0], 2.0, {"chunk_size": np.int64(2)}, TORCH, ()),
+    ("targets a list with ignore_index=7", H, W, [0, 7, 2, 3, 7], 2.0, {"chunk_size": 2, "ignore_index": 7}, TORCH, ()),
+    ("int32 targets", H, W, torch.tensor([0, 1, 2, 3, 0], dtype=torch.int32), 2.0, {"chunk_size": 2}, TORCH, ()),
+    ("uint8 targets", H, W, torch.tensor([0, 1, 2, 3, 0], dtype=torch.uint8), 2.0, {"chunk_size": 2}, TORCH, ()),
+    ("cap np.float32(1.5)", H, W, [0, 1, 2, 3, 0], np.float32(1.5), {"chunk_size": 2}, TORCH, ()),
+    *[(f"{dtype} hidden and weight", exact((5, 3), dtype, 3), exact((40, 3), dtype, 4, scale=8), [0, 39, -100, 7, 20],
+       5.0, {"chunk_size": 2}, TORCH, ()) for dtype in (torch.float16, torch.bfloat16, torch.float32)],
+    # chunk_size: at least 1 (the spec's ValueError); not an integer is a TypeError (2.5 rows cannot be a chunk).
+    *[(f"chunk_size {c!r}", H, W, [0] * 5, 2.0, {"chunk_size": c}, Raises(ValueError, "chunk_size must be an integer >= 1"), ())
+      for c in (0, -2)],
+    *[(f"chunk_size {c!r}", H, W, [0] * 5, 2.0, {"chunk_size": c}, Raises(TypeError, CHUNK_TYPE), ())
+      for c in (2.5, "4", True, None)],
+    *[(f"cap {c!r}", H, W, [0] * 5, c, {}, Raises(ValueError, "cap must be a positive finite number"), ())
+      for c in (0.0, -1.0, nan, inf)],
+    *[(f"cap {c!r}", H, W, [0] * 5, c, {}, Raises(TypeError, "cap must be a real number"), ()) for c in (None, "30", True)],
+    ("NumPy hidden", H.numpy(), W, [0] * 5, 2.0, {}, Raises(TypeError, "hidden must be a floating-point torch tensor"), ()),
+    ("int64 weight", H, W.long(), [0] * 5, 2.0, {}, Raises(TypeError, "weight must be a floating-point torch tensor"), ()),
+    ("1-D hidden", H[0], W, 0, 2.0, {}, Raises(ValueError, "hidden must be 2-D"), ()),
+    ("3-D weight", H, W[None], [0] * 5, 2.0, {}, Raises(ValueError, "weight must be 2-D"), ()),
+    ("D mismatch", H, W[:, :2], [0] * 5, 2.0, {}, Raises(ValueError, "shape"), ()),
+    ("dtype mismatch", H, W.float(), [0] * 5, 2.0, {}, Raises(ValueError, "dtype"), ()),
+    ("float targets", H, W, torch.zeros(5), 2.0, {}, Raises(ValueError, INTEGER_TARGETS), ()),
+    ("None targets", H, W, None, 2.0, {}, Raises(ValueError, INTEGER_TARGETS), ()),
+    ("too few targets", H, W, [0] * 4, 2.0, {}, Raises(ValueError, "shape"), ()),
+    ("target = V", H, W, [0, 0, 4, 0, 0], 2.0, {}, Raises(ValueError, OUT_OF_RANGE), ()),
+    ("negative target", H, W, [0, 0, -1, 0, 0], 2.0, {}, Raises(ValueError, OUT_OF_RANGE), ()),
+]
+
+
+@pytest.mark.parametrize(("case", "hidden", "weight", "targets", "cap", "kwargs", "expected", "drop"), CHUNKED_CASES,
+                         ids=[row[0] for row in CHUNKED_CASES])
+def test_chunked_linear_softcap_cross_entropy_bad_and_edge_input(case, hidden, weight, targets, cap, kwargs, expected, drop):
+    check_torch(chunked, [hidden, weight], (targets, cap), kwargs, expected, lambda h, w: h @ w.T, targets, cap, drop)
+
+
+def test_chapter_6_functions_leave_their_inputs_alone_and_work_without_gradients():
+    # The chunked loss writes into its buffers in place: never into the caller's tensors, even float64 ones
+    # (where .to(float64) returns the very same tensor), and without autograd it only computes the loss.
+    hidden, weight, logits = H_NAN.clone(), W.clone(), (H @ W.T).clone()
+    targets = torch.tensor([0, -100, 2, 3, 0])
+    loss_and_grads(chunked, [hidden, weight], targets, 2.0, chunk_size=2)
+    chunked(hidden.requires_grad_(True), weight, targets, 2.0, chunk_size=2).backward()
+    loss_and_grads(softcap_cross_entropy, [logits], targets, 2.0)
+    assert torch.equal(hidden.detach().isnan(), H_NAN.isnan())
+    assert torch.equal(hidden.detach().nan_to_num(), H_NAN.nan_to_num()) and torch.equal(weight, W)
+    assert torch.equal(logits, H @ W.T)
+    with torch.no_grad():
+        assert not chunked(H, W, targets, 2.0).requires_grad and not softcap_cross_entropy(logits, targets, 2.0).requires_grad

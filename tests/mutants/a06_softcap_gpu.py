@@ -43,7 +43,7 @@ _mistake(SCE, "loss_in_input_dtype", "test_softcap_cross_entropy_dtypes",
          ("wide = torch.float64 if raw.dtype == torch.float64 else torch.float32", "wide = raw.dtype"))
 _mistake(SCE, "ignored_rows_not_zeroed", "test_softcap_cross_entropy_ignore_index",
          "Leaves softmax - onehot(0) in the gradient of the rows whose target is ignore_index.",
-         ("grad *= keep[:, None] * (grad_loss / count)", "grad *= grad_loss / count"))
+         ("grad = torch.where(keep[:, None], grad * (grad_loss / count), 0.0)", "grad = grad * (grad_loss / count)"))
 _mistake(SCE, "ignores_grad_loss", "test_softcap_cross_entropy_grad",
          "Does not multiply by the incoming gradient grad_loss (wrong as soon as the loss is scaled).",
          ("(grad_loss / count)", "(1.0 / count)"))
@@ -52,7 +52,7 @@ _mistake(SCE, "no_softcap_derivative", "test_softcap_cross_entropy_grad",
          ("grad *= 1.0 - (capped / cap) ** 2", "pass"))
 _mistake(SCE, "no_cap_check", "test_softcap_cross_entropy_errors",
          "Accepts cap <= 0, inf and nan, and returns nonsense instead of raising.",
-         (" or not math.isfinite(cap) or cap <= 0", ""))
+         ("if not (math.isfinite(cap) and cap > 0):", "if False:"))
 _mistake(SCE, "negative_targets_accepted", "test_softcap_cross_entropy_errors",
          "Checks only targets >= V: a target of -1 silently picks the last logit.",
          ("((targets < 0) | (targets >= vocab))", "(targets >= vocab)"))
@@ -164,13 +164,14 @@ _mistake(CHUNKED, "skips_the_last_partial_chunk", "test_chunked_linear_softcap_c
          ("range(0, h_all.shape[0], chunk_size)", "range(0, h_all.shape[0] - chunk_size + 1, chunk_size)"))
 _mistake(CHUNKED, "weight_gradient_not_accumulated", "test_chunked_linear_softcap_cross_entropy_values",
          "Overwrites the weight's gradient with each chunk's instead of adding them up: only the last chunk counts.",
-         ("grad_w.addmm_(probs.T, h.to(wide))", "grad_w = probs.T @ h.to(wide)"))
+         ("grad_w.addmm_(probs.T, h.to(wide).masked_fill(~keep[:, None], 0.0))", "grad_w = probs.T @ h.to(wide)"))
 _mistake(CHUNKED, "ignored_rows_not_zeroed", "test_chunked_linear_softcap_cross_entropy_ignore_index",
          "Leaves the gradient of the rows whose target is ignore_index in place.",
-         ("probs.mul_(keep[:, None]).mul_(scale)", "probs.mul_(scale)"))
+         ("probs.masked_fill_(~keep[:, None], 0.0)", "pass"),
+         ("h.to(wide).masked_fill(~keep[:, None], 0.0)", "h.to(wide)"))
 _mistake(CHUNKED, "gradient_divided_by_all_rows", "test_chunked_linear_softcap_cross_entropy_ignore_index",
          "Scales the gradients by 1 / N instead of 1 / (number of valid targets).",
-         ("probs.mul_(keep[:, None]).mul_(scale)", "probs.mul_(keep[:, None]).mul_(1.0 / h_all.shape[0])"))
+         ("probs.mul_(th.mul_(th).neg_().add_(1.0)).mul_(scale)", "probs.mul_(th.mul_(th).neg_().add_(1.0)).mul_(1.0 / h_all.shape[0])"))
 _mistake(CHUNKED, "loss_in_input_dtype", "test_chunked_linear_softcap_cross_entropy_dtypes",
          "Computes the chunk logits, the softcap and the loss in the input dtype: a bfloat16 loss.",
          ("wide = torch.float64 if h_all.dtype == torch.float64 else torch.float32", "wide = h_all.dtype"))
@@ -183,7 +184,7 @@ _mistake(CHUNKED, "ignores_grad_loss", "test_chunked_linear_softcap_cross_entrop
           "return grad_h, grad_w.to(weight_dtype)"))
 _mistake(CHUNKED, "no_chunk_size_check", "test_chunked_linear_softcap_cross_entropy_errors",
          "Does not check chunk_size: 0 makes range() fail with an unrelated message, a negative size computes nothing.",
-         ("or chunk_size < 1", "or False"))
+         ("if chunk_size < 1:", "if False:"))
 
 
 @wrong(CHUNKED, caught_by="test_chunked_linear_softcap_cross_entropy_memory")
