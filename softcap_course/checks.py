@@ -218,11 +218,7 @@ def expect_gradient(function, *inputs, call="the function", hint="", directions=
 
     leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
     loss = _call(function, call, leaves, {})
-    try:
-        with _quietly():
-            loss.backward()
-    except Exception as error:
-        raise AssertionError(f"the backward pass of {call} raised {type(error).__name__}: {error}") from error
+    _call(loss.backward, f"the backward pass of {call}", (), {})
     grads = [np.zeros(x.shape) if x.grad is None else _to_float64_array(x.grad) for x in leaves]
     draw = _random.Random(20260).gauss  # fixed directions: a failure is reproducible
     for direction in range(directions):
@@ -235,12 +231,10 @@ def expect_gradient(function, *inputs, call="the function", hint="", directions=
                     for sign in (1.0, -1.0)]
         measured = (ends[0] - ends[1]) / (2 * step)
         if not _fabs(predicted - measured) <= atol + rtol * max(_fabs(measured), 1.0):
-            lines = [f"the gradient of {call} is not the derivative of the function: along random direction "
-                     f"{direction + 1}, the gradient predicts a change of {predicted!r} per unit step, finite "
-                     f"differences of the function measure {measured!r}."]
-            if hint:
-                lines.append(f"  hint: {hint}")
-            raise AssertionError("\n".join(lines))
+            raise AssertionError(f"the gradient of {call} is not the derivative of the function: along random direction "
+                                 f"{direction + 1}, the gradient predicts a change of {predicted!r} per unit step, "
+                                 f"finite differences of the function measure {measured!r}."
+                                 + (f"\n  hint: {hint}" if hint else ""))
 
 
 def expect(condition, message):

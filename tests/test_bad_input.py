@@ -53,6 +53,11 @@ class Raises:
     error: type
     fragment: str
 
+    def check(self, function, *args, **kwargs):
+        """``function(*args, **kwargs)`` raises this error, with a message that contains the fragment."""
+        with pytest.raises(self.error, match=re.escape(self.fragment)):
+            function(*args, **kwargs)
+
 
 @dataclass(frozen=True)
 class NaiveHand:
@@ -80,15 +85,18 @@ def assert_same(got, expected, ulps=8):
     np.testing.assert_allclose(got[finite].astype(float), expected[finite].astype(float), rtol=tol, atol=tol)
 
 
+def without_warnings(function, *args, **kwargs):
+    """``function(*args, **kwargs)``, failing on any warning: a defined result must not come with RuntimeWarnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return function(*args, **kwargs)
+
+
 def check(function, args, kwargs, expected, reference):
     """Run one table row: ``expected`` is a Raises, a Hand, or TORCH (then ``reference()`` gives the value)."""
     if isinstance(expected, Raises):
-        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
-            function(*args, **kwargs)
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a defined result must not come with RuntimeWarnings on stderr
-        got = function(*args, **kwargs)
+        return expected.check(function, *args, **kwargs)
+    got = without_warnings(function, *args, **kwargs)
     if isinstance(expected, (Hand, NaiveHand)):
         assert_same(got, np.asarray(expected.value, dtype=expected.dtype))
     else:
@@ -414,13 +422,9 @@ SAMPLE_CASES = [
 def test_sample_with_temperature_bad_and_edge_input(case, logits, temperature, rng, expected):
     if isinstance(expected, Raises):
         rng = None if rng == "none" else (np.random.default_rng(0) if rng is None else rng)
-        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
-            sample_with_temperature(logits, temperature, rng)
-        return
+        return expected.check(sample_with_temperature, logits, temperature, rng)
     for seed in range(20):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            got = sample_with_temperature(logits, temperature, np.random.default_rng(seed))
+        got = without_warnings(sample_with_temperature, logits, temperature, np.random.default_rng(seed))
         assert type(got) is int and got == expected.value, (seed, got)
 
 
@@ -547,8 +551,7 @@ def test_logit_softcap_from_env_bad_and_edge_input(monkeypatch, case, text, kwar
     else:
         monkeypatch.setenv("LOGIT_SOFTCAP", text)
     if isinstance(expected, Raises):
-        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
-            logit_softcap_from_env(**kwargs)
+        expected.check(logit_softcap_from_env, **kwargs)
     else:
         got = logit_softcap_from_env(**kwargs)
         assert type(got) is float and got == expected
@@ -576,10 +579,8 @@ def assert_same_tensor(got, expected, ulps=8):
 def loss_and_grads(function, tensors, *args, **kwargs):
     """The loss and the gradient of every input tensor, from fresh leaves (inputs are never modified)."""
     leaves = [t.detach().clone().requires_grad_(True) for t in tensors]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        loss = function(*leaves, *args, **kwargs)
-        loss.backward()
+    loss = without_warnings(function, *leaves, *args, **kwargs)
+    without_warnings(loss.backward)
     return loss, [leaf.grad for leaf in leaves]
 
 
@@ -602,9 +603,7 @@ def reference_loss_and_grads(logits_of, tensors, targets, cap, ignore_index=-100
 
 def check_torch(function, tensors, args, kwargs, expected, logits_of, targets, cap, drop=()):
     if isinstance(expected, Raises):
-        with pytest.raises(expected.error, match=re.escape(expected.fragment)):
-            function(*tensors, *args, **kwargs)
-        return
+        return expected.check(function, *tensors, *args, **kwargs)
     got_loss, got_grads = loss_and_grads(function, tensors, *args, **kwargs)
     want_loss, want_grads = reference_loss_and_grads(logits_of, tensors, targets, float(cap),
                                                      kwargs.get("ignore_index", -100), drop)
