@@ -1,18 +1,37 @@
-"""Checks that fail like a good teacher: the call, what was expected, what came back, and a hint.
+"""Checks that fail like a good teacher: what went wrong, the call, what was expected, what came back, and a hint.
 
 The graded notebooks' tests use these instead of bare ``assert`` or ``np.allclose``.
-Two design rules:
 
-* A failure message always names the call (with its input), the expected value, the value that came back,
-  and a hint at the likely mistake.
+**The precision policy** (the course's one rule for every numeric test). A result may differ from the exact answer
+by a few units of rounding of the problem's dtype times the size of the problem:
+
+    |got - expected| <= ROUNDING_UNITS * eps * (scale + |expected|)
+
+``eps`` is the machine epsilon of the dtype the answer must have (``dtype=``; otherwise the least precise floating
+input, float64 for lists and integers), and ``scale`` is the size of the inputs: the largest finite magnitude among
+the call's floating arguments (and its first argument, whatever its type), at least 1. That is the error a
+backward-stable algorithm makes on softmax, log-softmax, log-sum-exp and cross-entropy, whose conditioning is set by
+the size of the logits: every such algorithm passes, in every dtype, while a wrong formula, an overflow, or digits lost
+to a lower-precision intermediate fail. A test whose problem is conditioned differently says so with ``scale=`` (for
+instance ``max|x| / T`` for a temperature ``T``). Tests that ask for more accuracy than that state it explicitly with
+``rtol=``/``atol=``, and the instructions name them.
+
+**Messages chosen by what went wrong.** An exception, a missing ``return``, a dtype, a shape, a NaN/inf pattern, a
+difference of rounding size (with its size in units of rounding and the tolerance, both numbers in full) or a
+large error each get their own first line, which holds the essentials within the width ``nbgrader validate``
+prints. ``hint`` may be a string (used for exceptions, shapes, non-finite values and large errors: the mistakes it
+describes) or a dict with the keys ``error``, ``shape``, ``nonfinite``, ``value``, ``dtype``, ``rounding``.
+A dtype mismatch or a rounding-size difference gets a hint written for it, never the call's hint.
+
+Design rules kept from the start:
+
 * A student's cell must not be able to make a check pass by patching the usual comparison helpers
-  (``np.allclose``, ``np.isclose``, ``np.testing.*``, ``math.isclose``, ``torch.allclose``).  The comparison
-  below therefore uses none of them: it works on plain Python floats, with functions bound when this
-  module is imported (before any student code runs).  The module itself is read-only (assigning to its
-  attributes raises), and test cells import the checks they use, so a student's cell can neither replace
-  nor redefine them.
+  (``np.allclose``, ``np.isclose``, ``np.testing.*``, ``math.isclose``, ``torch.allclose``). The comparison
+  below uses none of them: it works on plain Python floats, with functions bound when this module is imported
+  (before any student code runs). The module itself is read-only (assigning to its attributes raises), and test
+  cells import the checks they use, so a student's cell can neither replace nor redefine them.
 * nbgrader gives a test cell 0 points when anything is written to stderr in it, and reads a numeric result
-  as partial credit.  So the student's function runs with warnings silenced and stderr captured (a NumPy
+  as partial credit. So the student's function runs with warnings silenced and stderr captured (a NumPy
   ``RuntimeWarning`` must not cost a correct answer its points), and the checks return None.
 """
 
@@ -21,6 +40,7 @@ import io as _io
 import math as _math
 import random as _random
 import sys as _sys
+import textwrap as _textwrap
 import types as _types
 import warnings as _warnings
 
@@ -29,11 +49,21 @@ import numpy as np
 # Bound at import time, so that re-assigning np.isnan & co. in a notebook cannot change what these checks see.
 _isnan = _math.isnan
 _isinf = _math.isinf
+_isfinite = _math.isfinite
 _fabs = _math.fabs
 _asarray = np.asarray
 _float64 = np.float64
 
-__all__ = ["expect_call", "expect_raises", "expect_close", "expect_gradient", "expect", "call_repr", "default_tolerance"]
+__all__ = ["expect_call", "expect_raises", "expect_close", "expect_gradient", "expect", "call_repr", "tolerance",
+           "ROUNDING_UNITS", "EPS"]
+
+# How many units of rounding (eps times the problem's size) a backward-stable answer may be off by.
+ROUNDING_UNITS = 8
+# Machine epsilon of each floating dtype (torch.finfo / np.finfo: the gap between 1 and the next number).
+EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+# The width nbgrader validate prints (nbgrader_config.py sets Validator.width to it); message lines are wrapped below it.
+WIDTH = 100
+_HINT_KINDS = ("error", "shape", "nonfinite", "value", "dtype", "rounding")
 
 
 class _Missing:
@@ -86,80 +116,236 @@ def call_repr(name, *args, **kwargs):
     return f"{name}({', '.join(parts)})"
 
 
-def default_tolerance(dtype):
-    """Relative/absolute tolerance of a few units of the dtype's machine epsilon."""
-    name = "float64" if dtype is None else _dtype_name(dtype)
-    eps = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23}.get(name, 2.0**-52)
-    return 8 * eps
+# ------------------------------------------------------------------------------------------- the precision policy
 
 
-def _failure(call, expected, got, hint, detail):
-    lines = [f"{call} is not right: {detail}."]
+def _floating_dtype_name(value):
+    """The floating dtype of an array, tensor or NumPy scalar; None for anything else."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return None
+    name = _dtype_name(dtype) if _is_tensor(value) or hasattr(dtype, "kind") else None
+    return name if name in EPS else None
+
+
+def _magnitude(value, any_number=False):
+    """The largest finite |entry| of a floating array-like (of any numeric one with ``any_number``), or None."""
+    if value is None or isinstance(value, (bool, str, bytes)) or callable(value):
+        return None
+    if isinstance(value, int) and not any_number:
+        return None
+    if _is_tensor(value) and not (value.is_floating_point() or any_number):
+        return None
+    try:
+        array = _to_float64_array(value) if _is_tensor(value) else _asarray(value)
+        if array.dtype.kind not in ("f" if not any_number else "fiu"):
+            return None
+        finite = [abs(v) for v in array.astype(_float64).ravel().tolist() if _isfinite(v)]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return max(finite, default=0.0)
+
+
+def tolerance(dtype=None, scale=1.0, units=ROUNDING_UNITS):
+    """The absolute error the policy allows on top of ``units * eps * |expected|``: ``units * eps * max(1, scale)``."""
+    eps = EPS["float64" if dtype is None else _dtype_name(dtype)]
+    return units * eps * max(1.0, scale)
+
+
+def _policy(args, kwargs, dtype):
+    """(eps, scale) of a call: the answer's dtype (declared, else the least precise floating input) and its size."""
+    if dtype is not None:
+        eps = EPS.get(_dtype_name(dtype), EPS["float64"])
+    else:
+        names = [_floating_dtype_name(v) for v in list(args) + list(kwargs.values())]
+        eps = max([EPS[n] for n in names if n] or [EPS["float64"]])
+    sizes = [_magnitude(v, any_number=(i == 0)) for i, v in enumerate(args)]
+    sizes += [_magnitude(v) for v in kwargs.values()]
+    return eps, max([1.0] + [s for s in sizes if s is not None])
+
+
+# ------------------------------------------------------------------------------------------------ the messages
+
+
+def _wrap(lines):
+    """Every line within WIDTH, continuation lines indented, so that nbgrader validate cuts nothing."""
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out.extend(_textwrap.wrap(line, width=WIDTH - 8, subsequent_indent=indent, break_long_words=True,
+                                  break_on_hyphens=False) or [""])
+    return "\n".join(out)
+
+
+def _pick_hint(hint, kind):
+    if isinstance(hint, dict):
+        unknown = set(hint) - set(_HINT_KINDS)
+        if unknown:
+            raise TypeError(f"unknown hint kinds {sorted(unknown)}; use {_HINT_KINDS}")
+        return hint.get(kind) or ("" if kind in ("dtype", "rounding") else hint.get("value", ""))
+    return "" if kind in ("dtype", "rounding") else hint
+
+
+def _failure(label, summary, *, call=None, expected=_MISSING, got=_MISSING, details=(), hint=""):
+    head = f"{label}: {summary}" if label else summary
+    lines = [head if len(head) <= WIDTH - 20 else head[: WIDTH - 23] + "..."]
+    if call:
+        lines.append(f"  call:     {call}")
     if expected is not _MISSING:
         lines.append(f"  expected: {_short(expected)}")
     if got is not _MISSING:
         lines.append(f"  got:      {_short(got)}")
+    lines.extend(f"  {line}" for line in details)
     if hint:
         lines.append(f"  hint: {hint}")
-    return AssertionError("\n".join(lines))
+    return AssertionError(_wrap(lines))
 
 
-def _first_mismatch(got, expected, rtol, atol):
-    """Index and reason of the first element where got and expected disagree, or None.
+def _label(call):
+    """The short name a message starts with: a function's name, a short description, or nothing (the call line says)."""
+    head = call.split("(", 1)[0]
+    if "(" in call and head.replace("_", "").replace(".", "").isalnum():
+        return head
+    return call if len(call) <= 30 else ""
 
-    NaN must meet NaN, an infinity the same infinity; finite values must satisfy
-    |got - expected| <= atol + rtol * |expected|.
-    """
-    for index, (g, e) in enumerate(zip(got.ravel().tolist(), expected.ravel().tolist())):
-        if _isnan(e) or _isnan(g):
-            if _isnan(e) != _isnan(g):
-                return index, f"expected {e!r}, got {g!r}"
-        elif _isinf(e) or _isinf(g):
-            if g != e:
-                return index, f"expected {e!r}, got {g!r}"
-        elif not _fabs(g - e) <= atol + rtol * _fabs(e):
-            return index, f"expected {e!r}, got {g!r} (difference {g - e:.3g})"
+
+def _index(where, shape):
+    return str(tuple(int(i) for i in np.unravel_index(where, shape))) if len(shape) else "()"
+
+
+def _dtype_hint(got_dtype, want):
+    if want in ("float16", "float32", "bfloat16") and got_dtype == "float64":
+        return (f"floating input keeps its dtype ({want} in, {want} out) unless the instructions say otherwise: "
+                "don't convert it to float64 (np.asarray(x, dtype=float) and float64 constants do), or convert back")
+    if want == "float64" and got_dtype in ("float16", "float32"):
+        return ("integers and lists compute in float64: convert them with .astype(np.float64) first "
+                f"(np.exp of a small integer type gives {got_dtype})")
+    if want == "float32" and got_dtype in ("bfloat16", "float16"):
+        return f"compute in float32: convert the {got_dtype} input with .float() before the arithmetic"
+    if want in ("bfloat16", "float16") and got_dtype == "float32":
+        return f"the result must have the input's dtype {want}: convert it back at the end with .to({want})"
+    if got_dtype.startswith(("int", "uint", "bool")):
+        return "the answer is a floating-point number: integers compute in float64"
+    return f"the result must be {want}: check the dtype each step computes in"
+
+
+def _shape_hint(got_shape, want_shape):
+    if len(got_shape) == len(want_shape) - 1 or len(got_shape) == len(want_shape) + 1:
+        return ("a reduced axis was dropped or kept where it should not be: check keepdims "
+                "(keepdims=True keeps the reduced axis with length 1)")
+    if tuple(got_shape) == tuple(reversed(want_shape)):
+        return "the result is transposed: did you reduce along the wrong axis?"
+    return ""
+
+
+def _nonfinite_mismatch(got, expected):
+    """(flat index, what was expected, what came) of the first NaN/inf pattern mismatch, or None."""
+    for index, (g, e) in enumerate(zip(got, expected)):
+        if _isnan(e) != _isnan(g) or ((_isinf(e) or _isinf(g)) and not (_isnan(e) or _isnan(g)) and g != e):
+            return index, e, g
     return None
 
 
-def expect_close(got, expected, *, call="the result", hint="", rtol=None, atol=None, dtype=None):
+def _lower_precision(error, eps):
+    """The name of a lower-precision dtype whose rounding this relative error looks like, or None."""
+    for name in ("float32", "float16", "bfloat16"):
+        if EPS[name] > 8 * eps and EPS[name] / 8 <= error <= 8 * EPS[name]:
+            return name
+    return None
+
+
+def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale=1.0, rtol=None, atol=None,
+                 _eps=None):
     """Compare ``got`` with ``expected`` element by element, shape, NaN and infinities included.
 
-    ``dtype``, when given, is the dtype ``got`` must have (a NumPy or torch dtype).
-    Tolerances default to a few units of epsilon of ``dtype`` (float64 when not given).
+    ``dtype``, when given, is the dtype ``got`` must have (a NumPy or torch dtype), and sets the rounding unit;
+    ``scale`` is the size of the problem (see the precision policy above). ``rtol``/``atol`` replace the policy
+    by ``|got - expected| <= atol + rtol * |expected|`` (a missing one is 0), for tests that ask for more.
     """
+    label = _label(call)
     if got is None:
-        raise _failure(call, expected, got, hint or "did you forget to `return` the result?", "it returned None")
-    if dtype is not None:
+        raise _failure(label, "returned None", call=call, expected=expected,
+                       hint=_pick_hint(hint, "value") or "did you forget to `return` the result?")
+    want = None if dtype is None else _dtype_name(dtype)
+    if want is not None:
         got_dtype = _dtype_name(got.dtype) if hasattr(got, "dtype") else type(got).__name__
-        if got_dtype != _dtype_name(dtype):
-            raise _failure(call, expected, got, hint, f"the result has dtype {got_dtype}, expected {_dtype_name(dtype)}")
+        if got_dtype != want:
+            raise _failure(label, f"returned dtype {got_dtype}, expected {want}", call=call, expected=expected,
+                           got=got, hint=_pick_hint(hint, "dtype") or _dtype_hint(got_dtype, want))
     try:
         got_array = _to_float64_array(got)
-    except (TypeError, ValueError) as error:
-        raise _failure(call, expected, got, hint, f"the result is not a number or an array ({error})") from None
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise _failure(label, f"returned {type(got).__name__}, not a number or an array", call=call,
+                       expected=expected, got=got, details=[f"({error})"], hint=_pick_hint(hint, "value")) from None
     expected_array = _to_float64_array(expected)
     if got_array.shape != expected_array.shape:
-        raise _failure(call, expected, got, hint,
-                       f"the result has shape {got_array.shape}, expected {expected_array.shape}")
-    tol = default_tolerance(dtype)
-    mismatch = _first_mismatch(got_array, expected_array, tol if rtol is None else rtol, tol if atol is None else atol)
+        raise _failure(label, f"returned shape {got_array.shape}, expected {expected_array.shape}", call=call,
+                       expected=expected, got=got,
+                       hint=" ".join(h for h in (_shape_hint(got_array.shape, expected_array.shape),
+                                                 _pick_hint(hint, "shape")) if h))
+    flat_got, flat_expected = got_array.ravel().tolist(), expected_array.ravel().tolist()
+    mismatch = _nonfinite_mismatch(flat_got, flat_expected)
     if mismatch is not None:
-        index, reason = mismatch
-        where = np.unravel_index(index, got_array.shape) if got_array.ndim else ()
-        raise _failure(call, expected, got, hint, f"at index {tuple(int(i) for i in where)}: {reason}")
+        index, e, g = mismatch
+        where = _index(index, got_array.shape)
+        extra = ""
+        if _isfinite(e):
+            extra = ("NaN or inf where the answer is a number: an overflow (exp of a large number is inf; "
+                     "inf / inf and inf - inf are NaN) or a log(0)?")
+        raise _failure(label, f"{g!r} at index {where}, expected {e!r}", call=call, expected=expected, got=got,
+                       hint=" ".join(h for h in (extra, _pick_hint(hint, "nonfinite")) if h))
+    eps = _eps or EPS.get(want or "float64", EPS["float64"])
+    explicit = rtol is not None or atol is not None
+    worst, worst_ratio = None, 1.0
+    for index, (g, e) in enumerate(zip(flat_got, flat_expected)):
+        if not _isfinite(e):
+            continue
+        allowed = ((atol or 0.0) + (rtol or 0.0) * _fabs(e)) if explicit else \
+            ROUNDING_UNITS * eps * (max(1.0, scale) + _fabs(e))
+        ratio = _fabs(g - e) / allowed if allowed > 0 else (0.0 if g == e else _math.inf)
+        if ratio > worst_ratio:
+            worst, worst_ratio = index, ratio
+    if worst is None:
+        return None
+    g, e = flat_got[worst], flat_expected[worst]
+    where = _index(worst, got_array.shape)
+    error = _fabs(g - e)
+    size = max(1.0, scale) + _fabs(e)
+    units = error / (eps * size)
+    allowed_text = (f"this test allows {atol or 0.0:.3g} + {rtol or 0.0:.3g} * |expected|" if explicit else
+                    f"the tolerance is {ROUNDING_UNITS} units ({ROUNDING_UNITS} * eps * (scale + |expected|), "
+                    f"eps = {eps:.3g}, scale = {max(1.0, scale):.4g})")
+    exact = f"at index {where}: expected {e!r}, got {g!r}, off by {error:.3g}"
+    lower = _lower_precision(error / size, eps)
+    if lower:
+        raise _failure(label, f"off by {lower} rounding at {where}", call=call, expected=expected, got=got,
+                       details=[exact + f" = {units:.3g} units of rounding; {allowed_text}"],
+                       hint=_pick_hint(hint, "rounding") or
+                       f"the error has the size of {lower} rounding: a step computed in {lower} (a {lower} constant "
+                       "or intermediate, or a cast) loses digits the answer needs")
+    if not explicit and units <= 1024:
+        raise _failure(label, f"off by {units:.3g} units of rounding at {where}", call=call, expected=expected,
+                       got=got, details=[exact + f"; {allowed_text}"],
+                       hint=_pick_hint(hint, "rounding") or
+                       "the formula looks right but loses digits: a large number subtracted from another of the same "
+                       "size, a sum of many terms in low precision, or an intermediate rounded to a lower precision")
+    raise _failure(label, f"wrong value at index {where}: expected {e:.6g}, got {g:.6g}", call=call,
+                   expected=expected, got=got, details=[exact + f"; {allowed_text}"], hint=_pick_hint(hint, "value"))
 
 
-def expect_call(function, *args, expected, hint="", rtol=None, atol=None, dtype=None, **kwargs):
+def expect_call(function, *args, expected, hint="", dtype=None, scale=None, rtol=None, atol=None, **kwargs):
     """Call ``function(*args, **kwargs)`` and compare the result with ``expected`` (see ``expect_close``).
 
-    The keyword names ``expected``, ``hint``, ``rtol``, ``atol`` and ``dtype`` belong to the check;
-    every other keyword goes to ``function``.  Returns None on purpose: nbgrader reads a number shown by a
-    test cell as partial credit.  A test that needs the value calls the function itself.
+    The keyword names ``expected``, ``hint``, ``dtype``, ``scale``, ``rtol`` and ``atol`` belong to the check;
+    every other keyword goes to ``function``. The rounding unit and the problem's size follow the precision
+    policy (module docstring): from ``dtype`` and the call's arguments, unless ``scale`` is given.
+    Returns None on purpose: nbgrader reads a number shown by a test cell as partial credit.
     """
     call = call_repr(getattr(function, "__name__", "function"), *args, **kwargs)
-    got = _call(function, call, args, kwargs)
-    expect_close(got, expected, call=call, hint=hint, rtol=rtol, atol=atol, dtype=dtype)
+    eps, size = _policy(args, kwargs, dtype)
+    got = _call(function, call, args, kwargs, hint)
+    expect_close(got, expected, call=call, hint=hint, dtype=dtype, scale=size if scale is None else scale,
+                 rtol=rtol, atol=atol, _eps=eps)
 
 
 @_contextlib.contextmanager
@@ -170,36 +356,44 @@ def _quietly():
         yield
 
 
-def _call(function, call, args, kwargs):
+def _call(function, call, args, kwargs, hint=""):
+    label = _label(call)
     try:
         with _quietly():
             return function(*args, **kwargs)
     except NotImplementedError:
-        raise AssertionError(f"{call} raised NotImplementedError: this function is not written yet.") from None
+        raise _failure(label, "not written yet (it raised NotImplementedError)", call=call,
+                       hint="write the function where it says YOUR CODE HERE and delete the raise") from None
     except Exception as error:  # the student sees which call failed and how
-        raise AssertionError(f"{call} raised {type(error).__name__}: {error}") from error
+        first = (str(error).splitlines() or [""])[0]
+        raise _failure(label, f"raised {type(error).__name__}: {first}", call=call,
+                       details=[f"{type(error).__name__}: {error}"] if len(str(error)) > 40 else [],
+                       hint=_pick_hint(hint, "error")) from error
 
 
 def expect_raises(function, *args, error=ValueError, match="", hint="", **kwargs):
     """``function(*args, **kwargs)`` must raise ``error`` whose message contains ``match`` (case-insensitive)."""
     call = call_repr(getattr(function, "__name__", "function"), *args, **kwargs)
+    label = _label(call)
     errors = error if isinstance(error, tuple) else (error,)
     wanted = " or ".join(e.__name__ for e in errors)
+    hint = hint if isinstance(hint, str) else _pick_hint(hint, "error")
     try:
         with _quietly():
             result = function(*args, **kwargs)
     except NotImplementedError:
-        raise AssertionError(f"{call} raised NotImplementedError: this function is not written yet.") from None
+        raise _failure(label, "not written yet (it raised NotImplementedError)", call=call,
+                       hint="write the function where it says YOUR CODE HERE and delete the raise") from None
     except errors as raised:
         if match.lower() not in str(raised).lower():
-            raise AssertionError(f"{call} raised {type(raised).__name__}({str(raised)!r}); the message should mention "
-                                 f"{match!r} so the caller knows what is wrong." + (f"\n  hint: {hint}" if hint else ""))
+            raise _failure(label, f"the {type(raised).__name__} message should mention {match!r}", call=call,
+                           details=[f"raised:   {type(raised).__name__}({str(raised)!r})",
+                                    "the message should tell the caller what is wrong"], hint=hint) from None
         return None
     except Exception as raised:
-        raise AssertionError(f"{call} raised {type(raised).__name__}: {raised}; expected {wanted}."
-                             + (f"\n  hint: {hint}" if hint else "")) from raised
-    raise AssertionError(f"{call} returned {_short(result)} instead of raising {wanted}."
-                         + (f"\n  hint: {hint}" if hint else ""))
+        raise _failure(label, f"raised {type(raised).__name__}, expected {wanted}", call=call,
+                       details=[f"raised:   {type(raised).__name__}: {raised}"], hint=hint) from raised
+    raise _failure(label, f"returned instead of raising {wanted}", call=call, got=result, hint=hint)
 
 
 def expect_gradient(function, *inputs, call="the function", hint="", directions=3, step=1e-6, rtol=1e-6, atol=1e-9):
@@ -217,8 +411,8 @@ def expect_gradient(function, *inputs, call="the function", hint="", directions=
     import torch
 
     leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
-    loss = _call(function, call, leaves, {})
-    _call(loss.backward, f"the backward pass of {call}", (), {})
+    loss = _call(function, call, leaves, {}, hint)
+    _call(loss.backward, f"the backward pass of {call}", (), {}, hint)
     grads = [np.zeros(x.shape) if x.grad is None else _to_float64_array(x.grad) for x in leaves]
     draw = _random.Random(20260).gauss  # fixed directions: a failure is reproducible
     for direction in range(directions):
@@ -227,20 +421,20 @@ def expect_gradient(function, *inputs, call="the function", hint="", directions=
         predicted = sum(float((g * u).sum()) for g, u in zip(grads, steps))
         with torch.no_grad():
             ends = [float(_call(function, call, [x.detach() + sign * step * torch.from_numpy(u).to(x.device)
-                                                  for x, u in zip(inputs, steps)], {}))
+                                                  for x, u in zip(inputs, steps)], {}, hint))
                     for sign in (1.0, -1.0)]
         measured = (ends[0] - ends[1]) / (2 * step)
         if not _fabs(predicted - measured) <= atol + rtol * max(_fabs(measured), 1.0):
-            raise AssertionError(f"the gradient of {call} is not the derivative of the function: along random direction "
-                                 f"{direction + 1}, the gradient predicts a change of {predicted!r} per unit step, "
-                                 f"finite differences of the function measure {measured!r}."
-                                 + (f"\n  hint: {hint}" if hint else ""))
+            raise _failure("gradient", "not the derivative of the function", call=call,
+                           details=[f"along random direction {direction + 1}, the gradient predicts a change of "
+                                    f"{predicted!r} per unit step; finite differences of the function measure "
+                                    f"{measured!r}"], hint=hint)
 
 
 def expect(condition, message):
     """A plain check with a teacher's message (for properties that are not a comparison of values)."""
     if not condition:
-        raise AssertionError(message)
+        raise AssertionError(_wrap([message]))
 
 
 class _ReadOnlyModule(_types.ModuleType):
