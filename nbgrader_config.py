@@ -27,6 +27,10 @@ c.Autograde.create_student = False
 # A test cell a student deleted is put back from the gradebook and graded (off by default in nbgrader 0.9).
 c.OverwriteCells.add_missing_cells = True
 
+# `nbgrader validate` cuts every printed line at Validator.width (80 by default): the checks' messages wrap their
+# lines below 100 characters, so with this width students see every line of a failure whole.
+c.Validator.width = 100
+
 # No cell of these notebooks needs more than a few seconds; a student's endless loop is interrupted here
 # and only that cell (and what depends on it) fails. NBGRADER_CELL_TIMEOUT overrides it (the tests use 5 s).
 c.Execute.timeout = int(os.environ.get("NBGRADER_CELL_TIMEOUT", "60"))
