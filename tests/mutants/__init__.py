@@ -4,6 +4,9 @@ One module per assignment, named after it (``01-softmax`` -> ``a01_softmax``). E
 solution cell of the release notebook (the cell whose grade_id is ``target``); every other solution cell gets
 the reference answer. A wrong entry must lose points on the test cell ``caught_by``; a right one must get full marks.
 Function entries must be self-contained: the notebook's own imports (``np``) are all they may rely on.
+
+Most wrong entries are the reference answer with one deliberate mistake, made by ``mistakes(...)``'s edits of its
+text; the alternative correct versions, and the few wrong ones unlike the reference, are written out as functions.
 """
 
 import importlib
@@ -54,6 +57,28 @@ def right(target):
 def wrong_source(namespace, target, name, source, caught_by, why):
     """A wrong answer cell given as source (for answer cells that are not functions)."""
     _register(namespace, Entry("wrong", target, name, source, caught_by, why))
+
+
+def mistakes(namespace, assignment):
+    """``mistake(target, name, caught_by, why, *edits)`` for one table: registers as a wrong entry the reference
+    answer of ``target`` with each ``(old, new)`` edit made in turn. Each ``old`` must occur exactly once, so that a
+    change of the reference cannot silently turn a mutant into a copy of it, or make an edit in the wrong place."""
+    from grading import solution_sources
+
+    reference = solution_sources(assignment)
+
+    def mistake(target, name, caught_by, why, *edits):
+        if not edits:
+            raise ValueError(f"{assignment} {target}/{name}: a mistake needs at least one edit")
+        source = reference[target]
+        for old, new in edits:
+            if source.count(old) != 1:
+                raise ValueError(f"{assignment} {target}/{name}: {old!r} occurs {source.count(old)} times in the "
+                                 f"reference answer (solutions/{assignment}), not exactly once")
+            source = source.replace(old, new)
+        wrong_source(namespace, target, name, source, caught_by, why)
+
+    return mistake
 
 
 def module_name(assignment):
