@@ -42,6 +42,30 @@ if "autograde" in sys.argv[1:2]:
     _cap = int(float(os.environ.get("NBGRADER_KERNEL_MEMORY_GIB", "8")) * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (_cap, _cap))
 
+# Every kernel that autograding starts runs in a bubblewrap sandbox (softcap_course/sandbox.py): it sees its own
+# submission and a read-only Python, nothing else, no network, and nothing it starts outlives it. Kernels then talk
+# to nbgrader over Unix sockets (the ipc transport). Where the sandbox cannot start, grading stops, unless the
+# instructor sets NBGRADER_ALLOW_UNSANDBOXED=1 (student code then runs with the grader's rights).
+if "autograde" in sys.argv[1:2]:
+    import tempfile
+
+    from softcap_course import sandbox
+
+    _problem = sandbox.problem()
+    if _problem is None:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(
+            [str(sandbox.kernel_spec_dir())] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+        c.Execute.kernel_name = sandbox.KERNEL_NAME
+        c.KernelManager.transport = "ipc"
+        c.KernelManager.ip = os.path.join(tempfile.mkdtemp(prefix="softcap-kernels-"), "kernel")
+    elif os.environ.get(sandbox.ALLOW_UNSANDBOXED) == "1":
+        print(f"WARNING: grading WITHOUT a sandbox ({sandbox.ALLOW_UNSANDBOXED}=1): {_problem}. Student code runs "
+              "with your rights.", file=sys.stderr)
+    else:
+        sys.exit(f"nbgrader autograde refused: the grading sandbox cannot start ({_problem}). Install bubblewrap "
+                 f"(apt-get install bubblewrap) on a machine with user namespaces, or set {sandbox.ALLOW_UNSANDBOXED}=1 "
+                 "to grade without it, at your own risk: student code then runs with your rights.")
+
 # Feedback must not show the hidden tests (nbgrader #1363): clear their code and shorten test-cell tracebacks.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402

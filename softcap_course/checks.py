@@ -97,7 +97,8 @@ def _to_float64_array(value):
 def _short(value, limit=220):
     """A readable one-line rendering of an array-like for messages, with its dtype."""
     if _is_tensor(value):
-        text = "tensor(" + np.array2string(_to_float64_array(value), precision=6, separator=", ", threshold=20)
+        shown = _to_float64_array(value) if value.is_floating_point() else value.detach().cpu().numpy()
+        text = "tensor(" + np.array2string(shown, precision=6, separator=", ", threshold=20)
         text += f", dtype={_dtype_name(value.dtype)})"
     elif isinstance(value, np.ndarray):
         body = np.array2string(value, precision=6, separator=", ", threshold=20)
@@ -170,7 +171,7 @@ def _policy(args, kwargs, dtype):
 def _wrap(lines):
     """Every line within WIDTH, continuation lines indented, so that nbgrader validate cuts nothing."""
     out = []
-    for line in lines:
+    for line in (part for text in lines for part in text.split("\n")):
         indent = " " * (len(line) - len(line.lstrip()) + 4)
         out.extend(_textwrap.wrap(line, width=WIDTH - 8, subsequent_indent=indent, break_long_words=True,
                                   break_on_hyphens=False) or [""])
@@ -246,10 +247,15 @@ def _nonfinite_mismatch(got, expected):
     return None
 
 
-def _lower_precision(error, eps):
-    """The name of a lower-precision dtype whose rounding this relative error looks like, or None."""
-    for name in ("float32", "float16", "bfloat16"):
-        if EPS[name] > 8 * eps and EPS[name] / 8 <= error <= 8 * EPS[name]:
+def _lower_precision(error, size, expected, eps):
+    """The name of a lower-precision dtype whose rounding this error looks like, or None.
+
+    Its size relative to the problem must be about that dtype's epsilon, and it must be small next to the answer
+    too: on inputs of size 1000, an error of 0.3 has float16's relative size but is a plain wrong value.
+    """
+    for name in ("float32", "float16"):
+        low = EPS[name]
+        if low > 8 * eps and low / 8 <= error / size <= 8 * low and error <= 8 * low * max(_fabs(expected), 1.0):
             return name
     return None
 
@@ -316,14 +322,16 @@ def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale
                     f"the tolerance is {ROUNDING_UNITS} units ({ROUNDING_UNITS} * eps * (scale + |expected|), "
                     f"eps = {eps:.3g}, scale = {max(1.0, scale):.4g})")
     exact = f"at index {where}: expected {e!r}, got {g!r}, off by {error:.3g}"
-    lower = _lower_precision(error / size, eps)
+    lower = _lower_precision(error, size, e, eps)
     if lower:
         raise _failure(label, f"off by {lower} rounding at {where}", call=call, expected=expected, got=got,
                        details=[exact + f" = {units:.3g} units of rounding; {allowed_text}"],
                        hint=_pick_hint(hint, "rounding") or
                        f"the error has the size of {lower} rounding: a step computed in {lower} (a {lower} constant "
                        "or intermediate, or a cast) loses digits the answer needs")
-    if not explicit and units <= 1024:
+    # Rounding-size: above the tolerance but within 1024 units, and never more than 1% of the problem's size (in
+    # float16 1024 units would be the size itself).
+    if not explicit and units <= min(1024, 0.01 / eps):
         raise _failure(label, f"off by {units:.3g} units of rounding at {where}", call=call, expected=expected,
                        got=got, details=[exact + f"; {allowed_text}"],
                        hint=_pick_hint(hint, "rounding") or
