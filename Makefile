@@ -11,6 +11,11 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@# Grading runs student code in a bubblewrap sandbox: install Debian's package when it is missing (as root),
+	@# or say how to.
+	@command -v bwrap >/dev/null || { if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends bubblewrap; \
+		else echo "note: grading needs bubblewrap (sudo apt-get install bubblewrap)"; fi; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -e .
