@@ -58,3 +58,17 @@ def test_chapter_1_threshold_table_matches_finfo(book):
         threshold = np.log(float(np.finfo(dtype).max))
         assert f"{threshold:.5g}" in text, f"the overflow threshold of {dtype.__name__} is not on the page"
     assert "nan" in code_text(book["book/01-softmax"]), "the overflow failure must be shown live"
+
+
+GLOSSARY = ["logit", "softmax", "probability distribution", "numerical stability", "overflow", "underflow",
+            "subnormal", "log-sum-exp"]
+
+
+def test_the_glossary_is_in_chapter_1_and_linked_from_the_later_chapters(book):
+    chapter_1 = book["book/01-softmax"]
+    for term in GLOSSARY:
+        anchor = "term-" + term.replace(" ", "-")
+        assert f'id="{anchor}"' in chapter_1, f"the glossary of chapter 1 does not define {term!r}"
+    for page in toc_pages()[2:]:
+        linked = set(re.findall(r'href="01-softmax\.html#term-([a-z-]+)"', book[page]))
+        assert linked, f"{page} links to no term of chapter 1's glossary"

@@ -1,5 +1,7 @@
-"""The explorers in a real browser: headless Chromium opens the built chapter pages (served by a local
-http.server, no kernel), moves every slider, and checks that the picture on the screen changed.
+"""The book in a real browser: headless Chromium opens the built pages (served by a local http.server, no kernel).
+It moves every slider of the explorers and checks that the picture on the screen changed, and it lays out every
+page at several window widths and checks that nothing is cut off or pushed sideways: no equation wider than the
+text column, no horizontal scrollbar except in code cells.
 
 Screenshots go to _build/screenshots/. Without /usr/bin/chromium and /usr/bin/chromedriver the test is skipped
 locally, and fails in CI (CI=true), where `.ci/run` installs Debian's chromium and chromium-driver first.
@@ -7,6 +9,7 @@ locally, and fails in CI (CI=true), where `.ci/run` installs Debian's chromium a
 
 import functools
 import http.server
+import json
 import os
 import tempfile
 import threading
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, toc_pages
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -112,3 +115,80 @@ def test_moving_each_slider_changes_the_picture(driver, site, page, slider_names
     errors = [entry["message"] for entry in driver.get_log("browser")
               if entry["level"] == "SEVERE" and not any(noise in entry["message"] for noise in theme_noise)]
     assert not errors, f"{name}: JavaScript errors in the page: {errors}"
+
+
+# Window widths every page must fit: a laptop with the sidebars open, and a narrow window where the theme collapses
+# the left sidebar (below 960 px).
+WIDTHS = (1280, 800)
+
+# Everything that is wrong with the layout of the page on the screen, as a JSON list of sentences. The text column is
+# the content box of the theme's <article class="bd-article">. MathJax 2's HTML-CSS output puts each formula in a
+# span.MathJax (inside a div.MathJax_Display for display math, inside Sphinx's div.math); the formula's own width is
+# the scrollWidth of those boxes, which counts what a box with overflow: hidden cuts off. A horizontal scrollbar is a
+# box with overflow-x auto/scroll whose content is wider than the box; those in code cells (div.cell: source, printed
+# lines, tables of numbers) are fine, anywhere else the reader would have to scroll prose or formulas.
+LAYOUT_PROBLEMS_JS = r"""
+const problems = [];
+const text = el => Array.from((el.textContent || "").trim().replace(/\s+/g, " ")).slice(0, 60).join("");
+const name = el => `<${el.tagName.toLowerCase()} class="${el.getAttribute("class") || ""}">`;
+const page = document.documentElement;
+if (page.scrollWidth > page.clientWidth + 1) {
+  problems.push(`the whole page scrolls sideways: ${page.scrollWidth} px of content in ${page.clientWidth} px`);
+}
+const article = document.querySelector("article.bd-article");
+if (!article) return JSON.stringify(["no <article class='bd-article'> on the page"]);
+const box = article.getBoundingClientRect(), style = getComputedStyle(article);
+const left = box.left + parseFloat(style.paddingLeft), right = box.right - parseFloat(style.paddingRight);
+const column = right - left;
+const reported = [];  // one message per formula, for its outermost box
+for (const el of article.querySelectorAll("div.math, .MathJax_Display, .MathJax, .MathJax span.math")) {
+  if (!el.getClientRects().length || reported.some(outer => outer.contains(el))) continue;  // hidden, or told already
+  const r = el.getBoundingClientRect();
+  const width = Math.max(r.width, el.scrollWidth);
+  if (width > column + 1) {
+    problems.push(`math ${Math.round(width)} px wide in a ${Math.round(column)} px column (${name(el)}): ${text(el)}`);
+    reported.push(el);
+  } else if (!el.closest("div.cell") && (r.left < left - 1 || r.left + width > right + 1)) {
+    problems.push(`math sticks out of the column, ${Math.round(r.left - left)} to ${Math.round(r.left + width - left)} px `
+                  + `of ${Math.round(column)} (${name(el)}): ${text(el)}`);
+    reported.push(el);
+  }
+}
+for (const el of document.body.querySelectorAll("*")) {
+  const overflow = getComputedStyle(el).overflowX;
+  const scrolls = overflow === "scroll" || (["auto", "overlay"].includes(overflow) && el.scrollWidth > el.clientWidth + 1);
+  if (scrolls && !el.closest("div.cell") && !reported.includes(el)) {
+    problems.push(`horizontal scrollbar on ${name(el)} (${el.scrollWidth} px of content in ${el.clientWidth} px): ${text(el)}`);
+  }
+}
+return JSON.stringify(problems);
+"""
+
+
+def _wait_for_mathjax(browser):
+    """Block until MathJax 2 has typeset the page (formulas have their final size only then)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    has_math = browser.execute_script("return document.querySelector('script[src*=\"MathJax.js\"]') !== null;")
+    if not has_math:
+        return
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return !!(window.MathJax && MathJax.Hub);"))
+    browser.set_script_timeout(120)
+    browser.execute_async_script("const done = arguments[arguments.length - 1]; MathJax.Hub.Queue(() => done(true));")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", toc_pages())
+def test_every_page_fits_the_window(driver, site, page, width):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = page.split("/")[-1]
+    driver.set_window_size(width, 1000)
+    try:
+        assert driver.execute_script("return window.innerWidth;") == width, "the window did not take the width asked for"
+        driver.get(f"{site}/{page}.html")
+        _wait_for_mathjax(driver)
+        problems = json.loads(driver.execute_script(LAYOUT_PROBLEMS_JS))
+        driver.save_screenshot(str(SCREENSHOTS / f"layout-{name}-{width}px.png"))
+    finally:
+        driver.set_window_size(1400, 1000)
+    assert not problems, f"{name} at {width} px:\n" + "\n".join(problems)
