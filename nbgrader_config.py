@@ -66,6 +66,21 @@ if "autograde" in sys.argv[1:2]:
                  f"(apt-get install bubblewrap) on a machine with user namespaces, or set {sandbox.ALLOW_UNSANDBOXED}=1 "
                  "to grade without it, at your own risk: student code then runs with your rights.")
 
+# The score that counts is decided outside the student's process (softcap_course/verification.py): a sandboxed worker
+# holds the submission's functions, and this process runs every test cell against it. The kernel runs the test
+# cells' visible parts (students' feedback); a cell that passed there but fails here scores 0 and is reported.
+if "autograde" in sys.argv[1:2]:
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern, LimitOutput,
+                                        SaveAutoGrades)
+
+    from softcap_course.verification import StartVerification, VerifyOutsideKernel
+
+    c.Autograde.autograde_preprocessors = [StartVerification, Execute, VerifyOutsideKernel, IgnorePattern,
+                                           ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                                           AssignLatePenalties, CheckCellMetadata]
+    c.StartVerification.call_timeout = float(c.Execute.timeout)
+
 # Feedback must not show the hidden tests (nbgrader #1363): clear their code and shorten test-cell tracebacks.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402

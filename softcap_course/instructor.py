@@ -142,6 +142,17 @@ def autograde(state, assignment, graded, runnable):
                              "the tests that need it score 0.")
             elif ename in ("SystemExit", "MemoryError"):
                 state.report(student, assignment, f"cell {cell} raised {ename}; the tests that need it score 0.")
+            elif ename in ("FileNotFoundError", "PermissionError", "OSError"):
+                state.report(student, assignment, f"cell {cell} raised {ename}: the grading sandbox shows a submission "
+                             "nothing but its own folder and a read-only Python; the tests that need it score 0.")
+    tampering = re.compile(r"suspected tampering: ([^,]+), [^:]+: cell (\S+) passed in the notebook but failed when "
+                           r"re-run outside it: (.*)")
+    for line in log_lines:
+        match = tampering.search(line)
+        if match and match.group(1) in runnable:
+            state.report(match.group(1), assignment, f"suspected tampering: {match.group(2)} passed in the notebook "
+                         f"but failed when the grader ran it outside the student's process ({match.group(3).strip()}); "
+                         "it scores 0. Read the submission.")
 
 
 def run_nbgrader(state, *arguments):

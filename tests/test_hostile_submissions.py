@@ -84,8 +84,68 @@ def naive_softmax(x, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 '''
 
+# Attacks on the process that judges: each makes every test cell after it pass inside the kernel, whatever the
+# functions return. The verification outside the kernel must take the points back and report them.
+REPLACED_CHECKS = '''
+import sys, types
+fake = types.ModuleType("softcap_course.checks")
+for name in ("expect_call", "expect_close", "expect_raises", "expect", "expect_gradient"):
+    setattr(fake, name, lambda *args, **kwargs: None)
+sys.modules["softcap_course.checks"] = fake
+def naive_softmax(x, axis=-1):
+    return np.zeros(3)
+'''
+
+HOOKED_IPYTHON = '''
+# Every cell after this one runs as `pass`: the test cells cannot fail any more.
+get_ipython().input_transformers_cleanup.append(lambda lines: ["pass\\n"])
+def naive_softmax(x, axis=-1):
+    return None
+'''
+
+# Reads the instructor's reference solution from the course folder while grading, and uses it.
+READS_THE_SOLUTION = '''
+import json, pathlib
+here = pathlib.Path.cwd()
+source = next(p for p in [here, *here.parents] if (p / "solutions").is_dir()) / "solutions" / "01-softmax" / "01-softmax.ipynb"
+cells = json.loads(source.read_text())["cells"]
+exec(next("".join(c["source"]) for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == "naive_softmax"))
+'''
+
+# Starts a process that outlives the notebook, then empties the gradebook and overwrites another student's file.
+LINGERING_MARKER = "softcap-hostile-lingering-7f3a"
+LINGERING = '''
+import subprocess, sys, textwrap
+later = textwrap.dedent("""
+    import pathlib, time
+    time.sleep(3)  # MARKER: by now the round has moved on
+    for folder in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]:
+        if (folder / "gradebook.db").exists():
+            (folder / "gradebook.db").write_bytes(b"")
+        for victim in folder.glob("submitted/honest/*/*.ipynb"):
+            victim.write_text("{}")
+    time.sleep(120)
+""")
+subprocess.Popen([sys.executable, "-c", later], start_new_session=True, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL)
+def naive_softmax(x, axis=-1):
+    return None
+'''.replace("MARKER", LINGERING_MARKER)
+
 CATALOG = [
     Hostile("honest", "the reference solutions, untouched", FULL),
+    Hostile("replaced_checks", "replaces softcap_course.checks in sys.modules by do-nothing checks; naive_softmax "
+            "returns zeros", FULL - NAIVE_POINTS,
+            r"suspected tampering: test_naive_softmax_values passed in the notebook but failed",
+            {"naive_softmax": REPLACED_CHECKS}),
+    Hostile("hooked_ipython", "an IPython input transformer turns every later cell into `pass`; naive_softmax "
+            "returns None", FULL - NAIVE_POINTS, r"suspected tampering: test_naive_softmax_values",
+            {"naive_softmax": HOOKED_IPYTHON}),
+    Hostile("reads_the_solution", "reads the reference naive_softmax from solutions/ during grading and runs it",
+            FULL - NAIVE_POINTS, "", {"naive_softmax": READS_THE_SOLUTION}),  # the sandbox shows no solutions/
+    Hostile("lingering_process", "starts a detached process that waits, then empties the gradebook and overwrites "
+            "another student's submission; naive_softmax returns None", FULL - NAIVE_POINTS, "",
+            {"naive_softmax": LINGERING}),
     Hostile("infinite_loop", "`while True: pass` in the naive_softmax cell", FULL - NAIVE_POINTS,
             r"naive_softmax was interrupted at the time limit", {"naive_softmax": "while True:\n    pass"}),
     Hostile("sys_exit", "`sys.exit()` at the top of the naive_softmax cell", FULL - NAIVE_POINTS,
@@ -170,7 +230,7 @@ def _report_lines(report, student):
 
 def test_the_catalog_is_large_enough():
     hostile_kinds = [h for h in CATALOG if h.name not in ("honest", "no_shift_twin")]
-    assert len(hostile_kinds) >= 12
+    assert len(hostile_kinds) >= 16
 
 
 @pytest.mark.parametrize("hostile", CATALOG, ids=[h.name for h in CATALOG])
@@ -234,3 +294,56 @@ def test_feedback_shows_no_hidden_test(graded_round):
         text = html.unescape(re.sub(r"<[^>]+>", "", page))
         leaked = [line for line in hidden if line in text]
         assert not leaked and "HIDDEN TESTS" not in text, f"{student}'s feedback shows hidden tests: {leaked[:3]}"
+
+
+def test_no_process_of_a_submission_outlives_the_round(graded_round):
+    # The lingering process sleeps 3 s before it strikes: wait past that, then look for it anywhere on the machine.
+    import time
+
+    time.sleep(4)
+    alive = subprocess.run(["pgrep", "-f", LINGERING_MARKER], capture_output=True, text=True).stdout.split()
+    assert not alive, f"processes started by a submission are still running: {alive}"
+    root, _, _, before = graded_round
+    assert _digest(root) == before
+    assert grading.read_scores(root, ASSIGNMENT)["honest"].total == FULL
+
+
+PROBE = """
+import os, socket, sys
+seen = [p for p in sys.argv[2:] if os.path.exists(p)]
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=2)
+    network = "open"
+except OSError as error:
+    network = type(error).__name__
+def writable(path):
+    try:
+        open(path, "w").write("x")
+        return True
+    except OSError:
+        return False
+print(repr((seen, network, writable(sys.argv[1] + "/written"), os.getpid())))
+writable(sys.argv[1] + "-escaped")  # outside its folder: at best a private, throw-away copy
+"""
+
+
+def test_the_sandbox_hides_the_course_and_the_network():
+    """What a sandboxed process sees: its own folder, a read-only Python, no course files, no home, no network."""
+    import ast
+
+    from softcap_course import sandbox
+
+    own = grading.REPO / "_build" / "sandbox-probe"
+    own.mkdir(parents=True, exist_ok=True)
+    (own.parent / "sandbox-probe-escaped").unlink(missing_ok=True)
+    hidden = [str(grading.REPO / d) for d in ("solutions", "notebooks", "tests", "gradebook.db")]
+    hidden += [os.path.expanduser("~/.bashrc"), str(grading.REPO.parent / "shared")]
+    result = subprocess.run(sandbox.command([sys.executable, "-c", PROBE, own, *hidden], writable=[own], cwd=own),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    seen, network, own_writable, pid = ast.literal_eval(result.stdout.strip())
+    assert not seen, f"the sandbox shows {seen}"
+    assert network != "open", "the sandbox reached the network"
+    assert own_writable and (own / "written").exists()
+    assert not (own.parent / "sandbox-probe-escaped").exists(), "a write outside its folder reached the disk"
+    assert pid < 10, f"the sandbox has its own process namespace (pid {pid})"

@@ -1,0 +1,404 @@
+"""Scores decided outside the student's process: every test cell is run again by the grader, against a sandboxed copy
+of the student's functions.
+
+nbgrader runs a submission's test cells in the same Python process as the student's code, so that code can reach
+whatever judges it (replace the checks in ``sys.modules``, rewrite the test cell's helpers, hook IPython). The
+in-kernel result still gives students and nbgrader their feedback; the score that counts is decided here:
+
+1. The student's *answer code* is extracted from the notebook: the restored locked cells (the imports) as they are,
+   and from every cell the student could edit only ``import`` statements, ``def`` and ``class`` definitions and
+   assignments to plain names. Nothing else a submission does at top level (patching a module, hooking IPython,
+   starting a process) runs.
+2. A *worker* process runs that code in the grading sandbox (``softcap_course.sandbox``: no files but a read-only
+   Python, no network), and answers calls over a pipe: arguments in, results out, as tagged JSON (arrays as raw
+   bytes; no pickle, so a hostile worker can send nothing but data).
+3. The grader executes each test cell of the notebook *in its own process* (the test cells are nbgrader's restored
+   copies, hidden tests included), with every graded name bound to a proxy that calls the worker. The checks, the
+   references (SciPy, PyTorch, hand values) and the comparisons never share a process with student code.
+4. A test cell that passed in the notebook but fails here gets the failure appended to its outputs, so nbgrader
+   scores it 0, the feedback says why, and the log reports suspected tampering. A cell that failed in the notebook
+   keeps its 0: the verified score is never higher than the in-kernel one.
+
+Chapter 6's tests differentiate the loss: when a call's tensor arguments require gradients, the worker runs the
+student's forward and backward (``grad_loss = 1``) and the proxy returns a loss whose backward hands out those
+gradients times the incoming one, through a custom ``autograd.Function`` node only if the student's loss came from
+one. ``peak_tensor_bytes`` is measured in the worker, around the student's own forward and backward.
+"""
+
+import builtins
+import contextlib
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import traceback
+
+import numpy as np
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float
+
+from softcap_course import sandbox
+from softcap_course.classroom import nbgrader_meta
+from softcap_course.worker import _ALLOWED_EXCEPTIONS, Unverifiable, WorkerFailed, decode, encode
+
+# Environment variables a graded function may read (05: logit_softcap_from_env); the proxy sends their current values.
+FUNCTION_ENVIRONMENT = ("LOGIT_SOFTCAP",)
+
+
+# ------------------------------------------------------------------------------------------------ the student's code
+
+
+def answer_code(cells):
+    """The code a worker runs, cell by cell: restored locked cells as they are; from the others, only imports,
+    definitions and assignments to plain names (a cell with a syntax error contributes nothing)."""
+    import ast
+
+    parts = []
+    for cell in cells:
+        if cell.get("cell_type") != "code" or nbgrader_meta(cell).get("grade"):
+            continue
+        source = cell.get("source", "")
+        if nbgrader_meta(cell).get("locked") and not nbgrader_meta(cell).get("solution"):
+            parts.append(source)
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        kept = [node for node in tree.body
+                if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                or (isinstance(node, (ast.Assign, ast.AnnAssign))
+                    and all(isinstance(t, ast.Name) for t in (node.targets if isinstance(node, ast.Assign)
+                                                              else [node.target])))]
+        parts.append(ast.unparse(ast.Module(body=kept, type_ignores=[])))
+    return parts
+
+
+# ------------------------------------------------------------------------------------------------ the grader's side
+
+
+class Worker:
+    """A sandboxed worker process holding one submission's answer code."""
+
+    def __init__(self, source, timeout=60.0, sandboxed=True):
+        argv = [sys.executable, "-m", "softcap_course.worker"]
+        command = sandbox.command(argv, cwd="/tmp") if sandboxed else argv
+        env = None if sandboxed else {k: v for k, v in os.environ.items() if k != "NBGRADER_DB_URL"}
+        self.timeout = timeout
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, env=env)
+        # Starting takes the imports, plus at most the time limit for each cell that runs into it.
+        ready = self.ask({"source": source, "timeout": timeout}, timeout=60.0 + timeout * len(source))
+        if not ready.get("ready"):
+            raise WorkerFailed(f"the answer code did not run: {ready.get('error')}")
+        self.names = {str(k): v for k, v in dict(ready.get("names", {})).items()}
+
+    def ask(self, request, timeout=None):
+        if self.process.poll() is not None:
+            raise WorkerFailed("the worker is not running")
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise WorkerFailed("the worker stopped reading") from None
+        deadline = time.monotonic() + (timeout or self.timeout)
+        line = ""
+        while not line.endswith("\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.process.stdout], [], [], left)[0]:
+                self.close()
+                raise WorkerFailed(f"no answer within {self.timeout:.0f} s")
+            chunk = self.process.stdout.readline()
+            if not chunk:
+                raise WorkerFailed("the worker died")
+            line += chunk
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise WorkerFailed("the worker answered something that is not JSON") from None
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+def _raise_like(reply):
+    name = reply["raised"]
+    if name == "NotImplementedError":
+        raise NotImplementedError(reply["message"])
+    kind = getattr(builtins, name, Exception) if name in _ALLOWED_EXCEPTIONS else Exception
+    message = reply["message"] if reply.get("original") == name else f"{reply.get('original')}: {reply['message']}"
+    raise kind(message)
+
+
+class _Measure:
+    """While on, proxied calls with gradients are measured in the worker (for ``peak_tensor_bytes``)."""
+
+    active = False
+    peak = 0
+    largest = 0
+
+
+def _proxy(worker, name):
+    def call(*args, **kwargs):
+        request = {"call": name, "args": encode(args), "kwargs": encode(kwargs),
+                   "env": {key: os.environ.get(key) for key in FUNCTION_ENVIRONMENT}}
+        if _Measure.active:
+            request["measure"] = True
+        reply = worker.ask(request)
+        if "raised" in reply:
+            _raise_like(reply)
+        generators = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
+        for generator, state in zip(generators, reply.get("rngs", [])):
+            generator.bit_generator.state = state
+        value = decode(reply["value"])
+        if "peak" in reply:
+            _Measure.peak = max(_Measure.peak, int(reply["peak"]))
+            _Measure.largest = max(_Measure.largest, int(reply["largest"]))
+        if "grads" in reply:
+            leaves = [a for a in list(args) + list(kwargs.values()) if getattr(a, "requires_grad", False)]
+            grads = [None if g is None else decode(g) for g in reply["grads"]]
+            value = _differentiable(value, leaves, grads, reply.get("custom", False))
+        return value
+
+    call.__name__ = call.__qualname__ = name
+    call._proxy = True
+    return call
+
+
+def _differentiable(value, leaves, grads, custom):
+    """``value`` as a loss of ``leaves`` whose gradients are ``grads`` (times the incoming gradient)."""
+    import torch
+
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        return value
+    pairs = [(leaf, grad) for leaf, grad in zip(leaves, grads) if grad is not None]
+    if not pairs:
+        return value
+    if custom:
+        class Replayed(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, *inputs):
+                return value.clone()
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                return tuple(None if grad is None else (grad_output * grad.to(grad_output.dtype)).to(grad.dtype)
+                             for _, grad in pairs)
+
+        return Replayed.apply(*[leaf for leaf, _ in pairs])
+    # The student's loss came from plain autograd: no custom node, the same value and gradients.
+    linear = sum((leaf * grad.to(leaf.dtype)).sum() for leaf, grad in pairs)
+    return value + (linear - linear.detach()).to(value.dtype)
+
+
+def _fake_peak_tensor_bytes(function, *args, **kwargs):
+    """``peak_tensor_bytes`` for the grader's run: the peak the worker measured around the student's code."""
+    _Measure.active, _Measure.peak, _Measure.largest = True, 0, 0
+    try:
+        result = function(*args, **kwargs)
+    finally:
+        _Measure.active = False
+    return result, _Measure.peak, _Measure.largest
+
+
+@contextlib.contextmanager
+def _memory_measured_in_the_worker(source):
+    if "peak_tensor_bytes" not in source:
+        yield
+        return
+    import softcap_course.memory as memory
+
+    real = memory.peak_tensor_bytes
+    memory.peak_tensor_bytes = _fake_peak_tensor_bytes
+    try:
+        yield
+    finally:
+        memory.peak_tensor_bytes = real
+
+
+HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def split_hidden(source):
+    """(the visible part, the hidden part) of a test cell's source."""
+    begin, end = HIDDEN
+    if begin not in source:
+        return source, ""
+    visible, rest = source.split(begin, 1)
+    hidden, after = rest.split(end, 1) if end in rest else (rest, "")
+    return visible + after, hidden
+
+
+class Verdict:
+    """A test cell's verification: passed, or failed in its visible or its hidden part, with the message."""
+
+    def __init__(self, part=None, message=""):
+        self.part, self.message = part, message
+
+    @property
+    def passed(self):
+        return self.part is None
+
+    def __repr__(self):
+        return "passed" if self.passed else f"failed ({self.part}): {self.message[:200]}"
+
+
+def _bind_answers(worker, namespace):
+    """Every name the answer code defines, except those of the trusted cells: functions become proxies, data (a
+    prediction, a constant) is fetched once."""
+    for name, kind in worker.names.items():
+        if (name in namespace and not getattr(namespace[name], "_proxy", False)) or not name.isidentifier():
+            continue
+        if kind == "callable":
+            namespace[name] = _proxy(worker, name)
+        else:
+            reply = worker.ask({"get": name})
+            if "value" in reply:
+                try:
+                    namespace[name] = decode(reply["value"])
+                except (WorkerFailed, ValueError, TypeError):
+                    pass
+
+
+def verify(cells, timeout=60.0, sandboxed=True):
+    """Run the notebook's test cells (visible part, then hidden part) in this process against a worker holding the
+    answer code. Returns grade_id -> Verdict."""
+    tests = [c for c in cells if c.get("cell_type") == "code" and nbgrader_meta(c).get("grade")]
+    source = answer_code(cells)
+    namespace = {"__name__": "__verification__", "print": lambda *args, **kwargs: None}
+    for cell in cells:  # the restored locked cells (imports), run here too: the tests rely on their names
+        meta = nbgrader_meta(cell)
+        if cell.get("cell_type") == "code" and meta.get("locked") and not meta.get("grade") and not meta.get("solution"):
+            with _quiet():
+                try:
+                    exec(compile(cell["source"], "<imports>", "exec"), namespace)
+                except Exception:  # noqa: BLE001 (the display call of an explorer cell, say)
+                    pass
+    try:
+        worker = Worker(source, timeout=timeout, sandboxed=sandboxed)
+        _bind_answers(worker, namespace)
+    except (WorkerFailed, Unverifiable) as error:
+        return {nbgrader_meta(c)["grade_id"]: Verdict("visible", f"your answer code did not run outside the notebook: "
+                                                                 f"{error}") for c in tests}
+    results = {}
+    try:
+        for cell in tests:
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            results[grade_id] = Verdict()
+            for part, code in zip(("visible", "hidden"), split_hidden(cell["source"])):
+                try:
+                    with _quiet(), _memory_measured_in_the_worker(code):
+                        exec(compile(code, f"<{grade_id}>", "exec"), namespace)
+                except WorkerFailed as error:
+                    results[grade_id] = Verdict(part, f"the function did not answer: {error}")
+                    worker.close()
+                    try:  # a fresh worker for the next cells
+                        worker = Worker(source, timeout=timeout, sandboxed=sandboxed)
+                        _bind_answers(worker, namespace)
+                    except (WorkerFailed, Unverifiable):
+                        pass
+                    break
+                except Exception as error:  # noqa: BLE001 (a failing test: AssertionError, or the function's error)
+                    results[grade_id] = Verdict(part, f"{type(error).__name__}: {error}")
+                    break
+    finally:
+        worker.close()
+    return results
+
+
+@contextlib.contextmanager
+def _quiet():
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
+
+
+# ------------------------------------------------------------------------------------------------ nbgrader's side
+
+
+def _passed_in_kernel(cell):
+    return not any(o.get("output_type") == "error" or (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                   for o in cell.get("outputs", []))
+
+
+def _fail(cell, ename, text):
+    from nbformat.v4 import new_output
+
+    cell.outputs.append(new_output("error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"]))
+
+
+class StartVerification(NbGraderPreprocessor):
+    """Before nbgrader's Execute: start verifying the submission outside the kernel (a thread of this process and a
+    sandboxed worker), and give the kernel the test cells' visible parts only: the hidden parts run here, where
+    student code cannot reach them, and run once."""
+
+    call_timeout = Float(60.0, help="Seconds one call of a graded function may take in the worker.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        import copy
+        import threading
+
+        sandboxed = sandbox.problem() is None
+        if not sandboxed and os.environ.get(sandbox.ALLOW_UNSANDBOXED) != "1":
+            raise RuntimeError(f"verification refused: the sandbox cannot start ({sandbox.problem()})")
+        cells = copy.deepcopy(nb.cells)
+        outcome = {"started": time.monotonic()}
+
+        def run():
+            try:
+                outcome["results"] = verify(cells, timeout=self.call_timeout, sandboxed=sandboxed)
+            except Exception:  # noqa: BLE001 (a bug here must not pass as a student's failure)
+                outcome["crash"] = traceback.format_exc()
+            outcome["seconds"] = time.monotonic() - outcome["started"]
+
+        thread = threading.Thread(target=run, name="softcap-verification", daemon=True)
+        thread.start()
+        sources = {}
+        for cell in nb.cells:
+            if cell.get("cell_type") == "code" and nbgrader_meta(cell).get("grade"):
+                sources[nbgrader_meta(cell)["grade_id"]] = cell.source
+                cell.source = split_hidden(cell.source)[0]
+        resources["softcap_verification"] = (thread, outcome, sources)
+        return nb, resources
+
+
+class VerifyOutsideKernel(NbGraderPreprocessor):
+    """After nbgrader's Execute: put the hidden tests back in the test cells, wait for the verification, and fail in
+    the notebook every cell that passed in the kernel but not outside it (nbgrader then scores it 0). A failure in a
+    visible part, which the kernel passed, is reported as suspected tampering."""
+
+    def preprocess(self, nb, resources):
+        thread, outcome, sources = resources.pop("softcap_verification")
+        for cell in nb.cells:
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if cell.get("cell_type") == "code" and grade_id in sources:
+                cell.source = sources[grade_id]
+        thread.join()
+        info = resources.get("nbgrader", {})
+        student = info.get("student", "?")
+        if "crash" in outcome:
+            self.log.error("verification crashed for %s; in-notebook scores kept:\n%s", student, outcome["crash"])
+            return nb, resources
+        results = outcome["results"]
+        for cell in nb.cells:
+            meta = nbgrader_meta(cell)
+            verdict = results.get(meta.get("grade_id")) if meta.get("grade") else None
+            if verdict is None or verdict.passed or not _passed_in_kernel(cell):
+                continue
+            if verdict.part == "hidden":
+                _fail(cell, "HiddenTestFailed", f"a hidden test of this cell failed: {verdict.message}")
+            else:
+                self.log.warning("suspected tampering: %s, %s: cell %s passed in the notebook but failed when re-run "
+                                 "outside it: %s", student, info.get("notebook", "?"), meta["grade_id"],
+                                 verdict.message.splitlines()[0] if verdict.message else "")
+                _fail(cell, "VerificationFailed", "this test passed inside the notebook but failed when the grader ran "
+                                                  f"it outside the notebook's process (that result counts): {verdict.message}")
+        self.log.info("verified %s outside the kernel in %.1f s", student, outcome.get("seconds", 0.0))
+        return nb, resources

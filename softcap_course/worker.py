@@ -1,0 +1,241 @@
+"""The verification worker: runs inside the grading sandbox, holds one submission's answer code, answers calls.
+
+Started by ``softcap_course.verification`` as ``python -m softcap_course.worker``; it imports as little as it can
+(NumPy; torch only when the answer code does), since it starts once per graded notebook. Requests and replies are
+JSON lines; arrays and tensors travel as raw bytes with their dtype and shape, so either side builds nothing but data.
+"""
+
+import base64
+import builtins
+import json
+import os
+import sys
+
+import numpy as np
+
+_ALLOWED_EXCEPTIONS = {name for name in dir(builtins) if isinstance(getattr(builtins, name), type)
+                       and issubclass(getattr(builtins, name), Exception)}
+
+
+class Unverifiable(Exception):
+    """A test called a graded function with something that cannot cross the process boundary."""
+
+
+class WorkerFailed(Exception):
+    """The worker died, timed out or answered nonsense."""
+
+
+# ------------------------------------------------------------------------------------------------ data across the pipe
+
+
+def _b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+def encode(value):
+    """A JSON-able, tagged form of ``value``: None, bool, int, float, str, lists, tuples, dicts, NumPy arrays and
+    scalars, torch tensors, dtypes and devices, NumPy generators. Anything else raises Unverifiable."""
+    if isinstance(value, np.generic):  # before float: np.float64 is a float
+        if value.dtype.kind not in "biufc":
+            raise Unverifiable(f"a NumPy scalar of dtype {value.dtype}")
+        return {"__np__": _b64(np.asarray(value).tobytes()), "dtype": value.dtype.str}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufc":
+            raise Unverifiable(f"an array of dtype {value.dtype}")
+        return {"__nd__": _b64(np.ascontiguousarray(value).tobytes()), "dtype": value.dtype.str, "shape": value.shape}
+    if isinstance(value, (list, tuple)):
+        return {"__list__" if isinstance(value, list) else "__tuple__": [encode(v) for v in value]}
+    if isinstance(value, dict):
+        return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, np.random.Generator):
+        return {"__rng__": value.bit_generator.state}
+    module = type(value).__module__
+    if module.startswith("torch"):
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            data = value.detach().cpu().contiguous()
+            raw = data.view(torch.int16) if data.dtype == torch.bfloat16 else data
+            return {"__tensor__": _b64(raw.numpy().tobytes()), "dtype": str(data.dtype).replace("torch.", ""),
+                    "shape": list(data.shape), "device": str(value.device), "requires_grad": value.requires_grad}
+        if isinstance(value, torch.dtype):
+            return {"__torch_dtype__": str(value).replace("torch.", "")}
+        if isinstance(value, torch.device):
+            return {"__device__": str(value)}
+    raise Unverifiable(f"a value of type {type(value).__name__}")
+
+
+def decode(value):
+    """The value that ``encode`` tagged (nothing but data is ever built)."""
+    if not isinstance(value, (dict, list)):
+        return value
+    if isinstance(value, list):  # plain JSON lists only come from inside tagged containers
+        return [decode(v) for v in value]
+    if "__nd__" in value:
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind not in "biufc":
+            raise WorkerFailed(f"refused dtype {dtype}")
+        return np.frombuffer(base64.b64decode(value["__nd__"]), dtype=dtype).reshape(value["shape"]).copy()
+    if "__np__" in value:
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind not in "biufc":
+            raise WorkerFailed(f"refused dtype {dtype}")
+        return np.frombuffer(base64.b64decode(value["__np__"]), dtype=dtype)[0]
+    if "__list__" in value:
+        return [decode(v) for v in value["__list__"]]
+    if "__tuple__" in value:
+        return tuple(decode(v) for v in value["__tuple__"])
+    if "__dict__" in value:
+        return {decode(k): decode(v) for k, v in value["__dict__"]}
+    if "__rng__" in value:
+        generator = np.random.Generator(np.random.PCG64())
+        generator.bit_generator.state = value["__rng__"]
+        return generator
+    if "__tensor__" in value or "__torch_dtype__" in value or "__device__" in value:
+        import torch
+
+        if "__torch_dtype__" in value:
+            return _torch_dtype(value["__torch_dtype__"])
+        if "__device__" in value:
+            return torch.device(value["__device__"])
+        dtype = _torch_dtype(value["dtype"])
+        raw = np.frombuffer(base64.b64decode(value["__tensor__"]),
+                            dtype=np.int16 if dtype == torch.bfloat16 else _numpy_dtype(dtype))
+        tensor = torch.from_numpy(raw.copy())
+        tensor = (tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor).reshape(value["shape"])
+        device = value.get("device", "cpu")
+        if device != "cpu" and torch.cuda.is_available():
+            tensor = tensor.to(device)
+        return tensor.requires_grad_(bool(value.get("requires_grad")) and tensor.is_floating_point())
+    raise WorkerFailed(f"unknown tag in {sorted(value)[:3]}")
+
+
+def _torch_dtype(name):
+    import torch
+
+    dtype = getattr(torch, str(name), None)
+    if not isinstance(dtype, torch.dtype):
+        raise WorkerFailed(f"refused torch dtype {name!r}")
+    return dtype
+
+
+def _numpy_dtype(dtype):
+    import torch
+
+    return torch.empty((), dtype=dtype).numpy().dtype
+
+
+# ------------------------------------------------------------------------------------------------ the worker's side
+
+
+def _custom_nodes(tensor):
+    import torch
+
+    todo, seen = [tensor.grad_fn], set()
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, torch.autograd.function.BackwardCFunction):
+            return True
+        todo.extend(next_node for next_node, _ in node.next_functions)
+    return False
+
+
+def main():
+    """Run inside the sandbox: execute the answer code, then answer calls until stdin closes."""
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    requests = sys.stdin
+    quiet = open(os.devnull, "w")
+    os.dup2(quiet.fileno(), 1)  # what the student's code prints goes nowhere, never into the protocol
+    os.dup2(quiet.fileno(), 2)
+    sys.stdout = sys.stderr = quiet
+    import warnings
+
+    warnings.simplefilter("ignore")
+    np.seterr(all="ignore")
+    namespace = {"__name__": "__main__", "display": lambda *a, **k: None}
+    given = set(namespace)
+    start = json.loads(requests.readline())
+    try:
+        # Cell by cell, as the notebook runs them: a cell that raises stops there, and the next cell still runs.
+        # A cell may run as long as in the kernel: an endless loop is stopped by an alarm, as nbgrader interrupts it.
+        import signal
+
+        def stop(signum, frame):
+            raise TimeoutError("the cell ran past the time limit")
+
+        signal.signal(signal.SIGALRM, stop)
+        for index, code in enumerate(start["source"]):
+            try:
+                signal.setitimer(signal.ITIMER_REAL, float(start.get("timeout", 60.0)))
+                exec(compile(code, f"<answer cell {index}>", "exec"), namespace)
+            except BaseException:  # noqa: BLE001 (SystemExit too: the kernel met the same error in the same cell)
+                pass
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        names = {name: "callable" if callable(value) and not isinstance(value, type) else "value"
+                 for name, value in namespace.items()
+                 if name not in given and not name.startswith("__") and type(value).__name__ != "module"}
+        protocol.write(json.dumps({"ready": True, "names": names}) + "\n")
+        # The tensor-memory tracker, for chapter 6's memory test: only where the answer code uses torch.
+        measure = None
+        if "torch" in sys.modules:
+            from softcap_course.memory import peak_tensor_bytes as measure
+    except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
+        protocol.write(json.dumps({"ready": False, "error": f"{type(error).__name__}: {error}"}) + "\n")
+        return
+    for line in requests:
+        request = json.loads(line)
+        try:
+            reply = _serve(namespace, request, measure)
+        except BaseException as error:  # noqa: BLE001
+            # The nearest built-in class: a student's `class CapError(ValueError)` arrives as a ValueError.
+            builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
+            reply = {"raised": builtin if builtin in _ALLOWED_EXCEPTIONS else "Exception",
+                     "original": type(error).__name__, "message": str(error)[:2000]}
+        protocol.write(json.dumps(reply) + "\n")
+
+
+def _serve(namespace, request, measure):
+    if "get" in request:
+        return {"value": encode(namespace[request["get"]])}
+    for key, value in request.get("env", {}).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    args, kwargs = decode(request["args"]), decode(request["kwargs"])
+    generators = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
+    function = namespace[request["call"]]
+    leaves = [a for a in list(args) + list(kwargs.values()) if type(a).__module__.startswith("torch")
+              and getattr(a, "requires_grad", False)]
+    reply = {}
+    if leaves:
+        def forward_backward():
+            result = function(*args, **kwargs)
+            reply["custom"] = _custom_nodes(result) if hasattr(result, "grad_fn") else False
+            if getattr(result, "requires_grad", False):
+                result.backward()
+            return result
+
+        if request.get("measure") and measure is not None:
+            result, peak, largest = measure(forward_backward)
+            reply["peak"], reply["largest"] = peak, largest
+        else:
+            result = forward_backward()
+        reply["grads"] = [None if leaf.grad is None else encode(leaf.grad) for leaf in leaves]
+        reply["value"] = encode(result.detach() if hasattr(result, "detach") else result)
+    else:
+        reply["value"] = encode(function(*args, **kwargs))
+    reply["rngs"] = [g.bit_generator.state for g in generators]
+    return reply
+
+
+
+
+if __name__ == "__main__":
+    main()
