@@ -287,7 +287,7 @@ def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale
     if got_array.shape != expected_array.shape:
         raise _failure(label, f"returned shape {got_array.shape}, expected {expected_array.shape}", call=call,
                        expected=expected, got=got,
-                       hint=" ".join(h for h in (_shape_hint(got_array.shape, expected_array.shape),
+                       hint=" — ".join(h for h in (_shape_hint(got_array.shape, expected_array.shape),
                                                  _pick_hint(hint, "shape")) if h))
     flat_got, flat_expected = got_array.ravel().tolist(), expected_array.ravel().tolist()
     mismatch = _nonfinite_mismatch(flat_got, flat_expected)
@@ -299,7 +299,7 @@ def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale
             extra = ("NaN or inf where the answer is a number: an overflow (exp of a large number is inf; "
                      "inf / inf and inf - inf are NaN) or a log(0)?")
         raise _failure(label, f"{g!r} at index {where}, expected {e!r}", call=call, expected=expected, got=got,
-                       hint=" ".join(h for h in (extra, _pick_hint(hint, "nonfinite")) if h))
+                       hint=" — ".join(h for h in (extra, _pick_hint(hint, "nonfinite")) if h))
     eps = _eps or EPS.get(want or "float64", EPS["float64"])
     explicit = rtol is not None or atol is not None
     worst, worst_ratio = None, 1.0

@@ -27,7 +27,7 @@ TARGET_MEDIAN_SECONDS = 3.0
 # nbgrader's own autograde pipeline, kernels on TCP with the notebook's kernel spec. Never for real grading.
 UNPROTECTED = """
 from nbgrader.converters import Autograde as _Autograde
-c.Autograde.autograde_preprocessors = _Autograde.class_traits()["autograde_preprocessors"].default_value
+c.Autograde.autograde_preprocessors = _Autograde.class_traits()["autograde_preprocessors"].default()
 c.Execute.kernel_name = ""
 c.KernelManager.transport = "tcp"
 c.KernelManager.ip = "127.0.0.1"

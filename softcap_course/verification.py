@@ -147,8 +147,6 @@ def _proxy(worker, name):
     def call(*args, **kwargs):
         request = {"call": name, "args": encode(args), "kwargs": encode(kwargs),
                    "env": {key: os.environ.get(key) for key in FUNCTION_ENVIRONMENT}}
-        if _Measure.active:
-            request["measure"] = True
         reply = worker.ask(request)
         if "raised" in reply:
             _raise_like(reply)
@@ -156,13 +154,10 @@ def _proxy(worker, name):
         for generator, state in zip(generators, reply.get("rngs", [])):
             generator.bit_generator.state = state
         value = decode(reply["value"])
-        if "peak" in reply:
-            _Measure.peak = max(_Measure.peak, int(reply["peak"]))
-            _Measure.largest = max(_Measure.largest, int(reply["largest"]))
-        if "grads" in reply:
+        if reply.get("differentiable"):
             leaves = [a for a in list(args) + list(kwargs.values()) if getattr(a, "requires_grad", False)]
-            grads = [None if g is None else decode(g) for g in reply["grads"]]
-            value = _differentiable(value, leaves, grads, reply.get("custom", False))
+            value = _differentiable(value, leaves, lambda incoming: _backward(worker, request, incoming),
+                                    reply.get("custom", False))
         return value
 
     call.__name__ = call.__qualname__ = name
@@ -170,30 +165,51 @@ def _proxy(worker, name):
     return call
 
 
-def _differentiable(value, leaves, grads, custom):
-    """``value`` as a loss of ``leaves`` whose gradients are ``grads`` (times the incoming gradient)."""
+def _backward(worker, request, incoming):
+    """The gradients of the student's function for the leaves, given the gradient flowing into its result."""
+    reply = worker.ask({**request, "grad_output": encode(incoming), "measure": _Measure.active})
+    if "raised" in reply:
+        _raise_like(reply)
+    if "peak" in reply:
+        _Measure.peak = max(_Measure.peak, int(reply["peak"]))
+        _Measure.largest = max(_Measure.largest, int(reply["largest"]))
+    return [None if g is None else decode(g) for g in reply["grads"]]
+
+
+def _differentiable(value, leaves, backward, custom):
+    """``value`` as a function of ``leaves`` whose backward pass asks the worker (with the real incoming gradient),
+    through a custom ``autograd.Function`` node only where the student's result came from one."""
     import torch
 
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point() or not leaves:
         return value
-    pairs = [(leaf, grad) for leaf, grad in zip(leaves, grads) if grad is not None]
-    if not pairs:
-        return value
+    cache = {}
+
+    def gradient_of(index, incoming):
+        key = incoming.detach().cpu().double().numpy().tobytes()
+        if key not in cache:
+            cache[key] = backward(incoming.detach().reshape(value.shape).to(value.dtype))
+        grad = cache[key][index]
+        return torch.zeros_like(leaves[index]) if grad is None else grad.to(leaves[index].dtype)
+
+    total = value.detach().clone()
+    for index, leaf in enumerate(leaves):
+        copy = leaf * 1  # a node of our own: its hook receives the incoming gradient, and hands out the student's
+        copy.register_hook(lambda incoming, index=index: gradient_of(index, incoming.reshape(-1)[:1].reshape(())
+                                                                      if value.dim() == 0 else incoming))
+        total = total + (copy.sum() - copy.sum().detach()).to(value.dtype)
     if custom:
-        class Replayed(torch.autograd.Function):
+        class Passed(torch.autograd.Function):  # only so that the result carries a custom Function node
             @staticmethod
-            def forward(ctx, *inputs):
-                return value.clone()
+            def forward(ctx, tensor):
+                return tensor.clone()
 
             @staticmethod
             def backward(ctx, grad_output):
-                return tuple(None if grad is None else (grad_output * grad.to(grad_output.dtype)).to(grad.dtype)
-                             for _, grad in pairs)
+                return grad_output
 
-        return Replayed.apply(*[leaf for leaf, _ in pairs])
-    # The student's loss came from plain autograd: no custom node, the same value and gradients.
-    linear = sum((leaf * grad.to(leaf.dtype)).sum() for leaf, grad in pairs)
-    return value + (linear - linear.detach()).to(value.dtype)
+        total = Passed.apply(total)
+    return total
 
 
 def _fake_peak_tensor_bytes(function, *args, **kwargs):

@@ -214,12 +214,13 @@ def _serve(namespace, request, measure):
     leaves = [a for a in list(args) + list(kwargs.values()) if type(a).__module__.startswith("torch")
               and getattr(a, "requires_grad", False)]
     reply = {}
-    if leaves:
+    if leaves and "grad_output" in request:
+        # The backward pass, with the gradient that really flows in: forward again, then backward.
+        incoming = decode(request["grad_output"])
+
         def forward_backward():
             result = function(*args, **kwargs)
-            reply["custom"] = _custom_nodes(result) if hasattr(result, "grad_fn") else False
-            if getattr(result, "requires_grad", False):
-                result.backward()
+            result.backward(incoming.to(dtype=result.dtype, device=result.device))
             return result
 
         if request.get("measure") and measure is not None:
@@ -228,6 +229,11 @@ def _serve(namespace, request, measure):
         else:
             result = forward_backward()
         reply["grads"] = [None if leaf.grad is None else encode(leaf.grad) for leaf in leaves]
+        reply["value"] = encode(result.detach())
+    elif leaves:
+        result = function(*args, **kwargs)
+        reply["custom"] = _custom_nodes(result) if hasattr(result, "grad_fn") else False
+        reply["differentiable"] = bool(getattr(result, "requires_grad", False))
         reply["value"] = encode(result.detach() if hasattr(result, "detach") else result)
     else:
         reply["value"] = encode(function(*args, **kwargs))

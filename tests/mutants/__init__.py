@@ -5,8 +5,8 @@ solution cell of the release notebook (the cell whose grade_id is ``target``); e
 the reference answer. A wrong entry must lose points on the test cell ``caught_by``; a right one must get full marks.
 Function entries must be self-contained: the notebook's own imports (``np``) are all they may rely on.
 
-Most wrong entries are the reference answer with one deliberate mistake, made by ``mistakes(...)``'s edits of its
-text; the alternative correct versions, and the few wrong ones unlike the reference, are written out as functions.
+Most wrong entries are the reference answer with one deliberate mistake, made by editing its text (``mistakes``);
+the correct alternatives, and the few wrong versions unlike the reference, are written out as functions.
 """
 
 import importlib
@@ -59,18 +59,18 @@ def wrong_source(namespace, target, name, source, caught_by, why):
     _register(namespace, Entry("wrong", target, name, source, caught_by, why))
 
 
-def mistakes(namespace, assignment):
-    """``mistake(target, name, caught_by, why, *edits)`` for one table: registers as a wrong entry the reference
-    answer of ``target`` with each ``(old, new)`` edit made in turn. Each ``old`` must occur exactly once, so that a
-    change of the reference cannot silently turn a mutant into a copy of it, or make an edit in the wrong place."""
+def mistakes(namespace, assignment, target):
+    """The function ``mistake(name, caught_by, why, *edits)`` of one graded function: it registers as a wrong entry
+    the reference answer of ``target`` with each ``(old, new)`` edit made in turn. Each ``old`` must occur exactly
+    once, so that a change of the reference cannot silently turn a mutant into a copy of it, or edit the wrong place."""
     from grading import solution_sources
 
-    reference = solution_sources(assignment)
+    reference = solution_sources(assignment)[target]
 
-    def mistake(target, name, caught_by, why, *edits):
+    def mistake(name, caught_by, why, *edits):
         if not edits:
             raise ValueError(f"{assignment} {target}/{name}: a mistake needs at least one edit")
-        source = reference[target]
+        source = reference
         for old, new in edits:
             if source.count(old) != 1:
                 raise ValueError(f"{assignment} {target}/{name}: {old!r} occurs {source.count(old)} times in the "

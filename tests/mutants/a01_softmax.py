@@ -2,94 +2,41 @@
 
 import numpy as np
 
-from mutants import right, wrong, wrong_source
+from mutants import mistakes, right, wrong_source
 
 # ---------------------------------------------------------------- naive_softmax: wrong
 
+wrong_naive = mistakes(globals(), "01-softmax", "naive_softmax")
 
-@wrong("naive_softmax", caught_by="test_naive_softmax_overflows")
-def shifts_by_the_max(x, axis=-1):
-    """Secretly stable: the naive version must overflow like the formula, not shift."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_dtype")
-def computes_in_float64(x, axis=-1):
-    """Converts everything to float64: float32 input comes back float64 (and no longer overflows at 92)."""
-    x = np.asarray(x, dtype=np.float64)
-    e = np.exp(x)
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_values")
-def sums_over_the_whole_array(x, axis=-1):
-    """Normalises by the sum of the whole array instead of the sum along `axis`."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x)
-    return e / np.sum(e)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_values")
-def sum_without_keepdims(x, axis=-1):
-    """Drops keepdims: the sums broadcast along the wrong axis (silently, for a square batch)."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x)
-    return e / np.sum(e, axis=axis)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_values")
-def ignores_axis(x, axis=-1):
-    """Always normalises along the last axis, whatever `axis` says."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x)
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_dtype")
-def keeps_integer_dtype(x, axis=-1):
-    """Exponentiates integers as they are: np.exp of int8 gives float16, not float64."""
-    e = np.exp(np.asarray(x))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_overflows")
-def clips_the_logits(x, axis=-1):
-    """Clips the logits to [-80, 80] so that nothing overflows: not the textbook formula any more."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(np.clip(x, -80, 80))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_values")
-def forgets_to_normalise(x, axis=-1):
-    """Returns exp(x) without dividing by the sum."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    return np.exp(x)
-
-
-@wrong("naive_softmax", caught_by="test_naive_softmax_values")
-def powers_of_two(x, axis=-1):
-    """Uses 2 ** x instead of e ** x."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp2(x)
-    return e / np.sum(e, axis=axis, keepdims=True)
-
+wrong_naive("shifts_by_the_max", "test_naive_softmax_overflows",
+            "Secretly stable: the naive version must overflow like the formula, not shift.",
+            ("np.exp(x)", "np.exp(x - np.max(x, axis=axis, keepdims=True))"))
+wrong_naive("computes_in_float64", "test_naive_softmax_dtype",
+            "Converts everything to float64: float32 input comes back float64 (and no longer overflows at 92).",
+            ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
+wrong_naive("sums_over_the_whole_array", "test_naive_softmax_values",
+            "Normalises by the sum of the whole array instead of the sum along `axis`.",
+            ("np.sum(exps, axis=axis, keepdims=True)", "np.sum(exps)"))
+wrong_naive("sum_without_keepdims", "test_naive_softmax_values",
+            "Drops keepdims: the sums broadcast along the wrong axis (silently, for a square batch).",
+            (", keepdims=True", ""))
+wrong_naive("ignores_axis", "test_naive_softmax_values",
+            "Always normalises along the last axis, whatever `axis` says.",
+            ("axis=axis", "axis=-1"))
+# Neither converted nor rejected: integers reach np.exp as they are.
+wrong_naive("keeps_integer_dtype", "test_naive_softmax_dtype",
+            "Exponentiates integers as they are: np.exp of int8 gives float16, not float64.",
+            ("x = x.astype(np.float64)", "pass"),
+            ("np.floating", "np.number"))
+wrong_naive("clips_the_logits", "test_naive_softmax_overflows",
+            "Clips the logits to [-80, 80] so that nothing overflows: not the textbook formula any more.",
+            ("np.exp(x)", "np.exp(np.clip(x, -80, 80))"))
+wrong_naive("forgets_to_normalise", "test_naive_softmax_values",
+            "Returns exp(x) without dividing by the sum.",
+            ("return exps / np.sum(exps, axis=axis, keepdims=True)", "return exps"))
+wrong_naive("powers_of_two", "test_naive_softmax_values",
+            "Uses 2 ** x instead of e ** x.",
+            ("np.exp(x)", "np.exp2(x)"))
 
 # ---------------------------------------------------------------- naive_softmax: right
 
@@ -98,9 +45,8 @@ def powers_of_two(x, axis=-1):
 def naive_moving_the_axis_last(x, axis=-1):
     """Moves `axis` to the end, normalises the last axis with a new axis for broadcasting, moves it back."""
     array = np.asarray(x)
-    if array.dtype.kind not in "f":
-        array = array.astype("float64")
-    moved = np.moveaxis(array, axis, -1)
+    # With a Python float, integers promote to float64 and float16 and float32 stay as they are (NEP 50).
+    moved = np.moveaxis(array.astype(np.result_type(array, 1.0), copy=False), axis, -1)
     with np.errstate(all="ignore"):
         powers = np.exp(moved)
         result = powers / powers.sum(axis=-1)[..., np.newaxis]
@@ -130,121 +76,54 @@ def naive_letting_numpy_warn(x, axis=-1):
 
 # ---------------------------------------------------------------- stable_softmax: wrong
 
+wrong_stable = mistakes(globals(), "01-softmax", "stable_softmax")
 
-@wrong("stable_softmax", caught_by="test_stable_softmax_batches")
-def global_max(x, axis=-1):
-    """Shifts by the maximum of the whole array: rows far below it underflow to 0 / 0."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x - np.max(x))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_extremes")
-def no_shift(x, axis=-1):
-    """The naive formula under the stable name."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x)
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_extremes")
-def shifts_by_the_mean(x, axis=-1):
-    """Shifts by the mean: entries far above the mean still overflow."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x - np.mean(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_extremes")
-def shifts_by_the_min(x, axis=-1):
-    """Shifts by the minimum: every exponent becomes >= 0, the opposite of what is needed."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x - np.min(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_batches")
-def sums_over_axis_zero(x, axis=-1):
-    """Shifts along `axis` but sums over axis 0."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=0, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_batches")
-def max_without_keepdims(x, axis=-1):
-    """Drops keepdims on the maximum: the row maxima broadcast across columns."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x - np.max(x, axis=axis))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_extremes")
-def clips_instead_of_shifting(x, axis=-1):
-    """Clips the logits to [-80, 80]: no overflow, but the differences between large logits are lost."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(np.clip(x, -80.0, 80.0))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_dtype")
-def returns_float64(x, axis=-1):
-    """Computes everything in float64: float32 and float16 input come back as float64."""
-    x = np.asarray(x, dtype=np.float64)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_nonfinite")
-def zeros_for_masked_rows(x, axis=-1):
-    """Replaces the NaN of an all -inf row by zeros (torch.softmax gives NaN)."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return np.nan_to_num(e / np.sum(e, axis=axis, keepdims=True))
-
-
-@wrong("stable_softmax", caught_by="test_stable_softmax_nonfinite")
-def uniform_for_masked_rows(x, axis=-1):
-    """Turns an all -inf row into a uniform distribution by shifting it by 0 instead of -inf."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isneginf(top), 0.0, top).astype(x.dtype)
-    e = np.exp(np.where(np.isneginf(x) & (top == 0), 0.0, x - top).astype(x.dtype))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
+wrong_stable("global_max", "test_stable_softmax_batches",
+             "Shifts by the maximum of the whole array: rows far below it underflow to 0 / 0.",
+             ("np.max(x, axis=axis, keepdims=True, initial", "np.max(x, initial"))
+wrong_stable("no_shift", "test_stable_softmax_extremes",
+             "The naive formula under the stable name.",
+             ("np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))", "np.exp(x)"))
+wrong_stable("shifts_by_the_mean", "test_stable_softmax_extremes",
+             "Shifts by the mean: entries far above the mean still overflow.",
+             ("np.max(x, axis=axis, keepdims=True, initial=-np.inf)", "np.mean(x, axis=axis, keepdims=True)"))
+wrong_stable("shifts_by_the_min", "test_stable_softmax_extremes",
+             "Shifts by the minimum: every exponent becomes >= 0, the opposite of what is needed.",
+             ("np.max(x, axis=axis, keepdims=True, initial=-np.inf)",
+              "np.min(x, axis=axis, keepdims=True, initial=np.inf)"))
+wrong_stable("sums_over_axis_zero", "test_stable_softmax_batches",
+             "Shifts along `axis` but sums over axis 0.",
+             ("np.sum(exps, axis=axis", "np.sum(exps, axis=0"))
+wrong_stable("max_without_keepdims", "test_stable_softmax_batches",
+             "Drops keepdims on the maximum: the row maxima broadcast across columns.",
+             ("keepdims=True, initial", "initial"))
+wrong_stable("clips_instead_of_shifting", "test_stable_softmax_extremes",
+             "Clips the logits to [-80, 80]: no overflow, but the differences between large logits are lost.",
+             ("x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)", "np.clip(x, -80.0, 80.0)"))
+wrong_stable("returns_float64", "test_stable_softmax_dtype",
+             "Computes everything in float64: float32 and float16 input come back as float64.",
+             ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
+wrong_stable("zeros_for_masked_rows", "test_stable_softmax_nonfinite",
+             "Replaces the NaN of an all -inf row by zeros (torch.softmax gives NaN).",
+             ("return exps / np.sum(exps, axis=axis, keepdims=True)",
+              "return np.nan_to_num(exps / np.sum(exps, axis=axis, keepdims=True))"))
+wrong_stable("uniform_for_masked_rows", "test_stable_softmax_nonfinite",
+             "Turns an all -inf row into a uniform distribution by shifting it by 0 instead of -inf.",
+             ("exps = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))",
+              "top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)\n"
+              "        exps = np.exp(np.where(np.isneginf(top), 0.0, x - top))"))
 
 # ---------------------------------------------------------------- stable_softmax: right
 
 
 @right("stable_softmax")
 def stable_with_scipy(x, axis=-1):
-    """Calls scipy.special.softmax after converting integers to float64."""
+    """Calls scipy.special.softmax, after multiplying by 1.0 to turn integers into float64."""
     from scipy.special import softmax
 
-    array = np.asarray(x)
-    if array.dtype.kind in "biu":
-        array = array.astype(np.float64)
+    # A Python float does not widen a float array (NEP 50): float16 and float32 keep their dtype.
     with np.errstate(invalid="ignore"):
-        return softmax(array, axis=axis)
+        return softmax(np.asarray(x) * 1.0, axis=axis)
 
 
 @right("stable_softmax")

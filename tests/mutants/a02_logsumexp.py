@@ -2,138 +2,54 @@
 
 import numpy as np
 
-from mutants import right, wrong
+from mutants import mistakes, right
 
 # ---------------------------------------------------------------- logsumexp: wrong
 
+wrong_lse = mistakes(globals(), "02-logsumexp", "logsumexp")
 
-@wrong("logsumexp", caught_by="test_logsumexp_values")
-def forgets_the_max(x, axis=-1, keepdims=False):
-    """Shifts by the maximum but forgets to add it back: log(sum(exp(x - m)))."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    return np.log(np.sum(np.exp(x - top), axis=axis, keepdims=keepdims))
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_extremes")
-def no_shift(x, axis=-1, keepdims=False):
-    """The textbook np.log(np.sum(np.exp(x))): overflows to inf, underflows to log(0) = -inf."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_extremes")
-def global_max(x, axis=-1, keepdims=False):
-    """Shifts by the maximum of the whole array: rows far below it underflow to log(0) = -inf."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x)
-    if np.isinf(top):
-        top = x.dtype.type(0)
-    with np.errstate(all="ignore"):
-        return np.log(np.sum(np.exp(x - top), axis=axis, keepdims=keepdims)) + top
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_values")
-def max_without_keepdims(x, axis=-1, keepdims=False):
-    """Takes the maxima without keepdims: for a square batch they are subtracted along the wrong axis."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis)
-    top = np.where(np.isinf(top), 0, top)
-    with np.errstate(all="ignore"):
-        return np.log(np.sum(np.exp(x - top), axis=axis, keepdims=keepdims)) + (
-            np.expand_dims(top, axis) if keepdims else top)
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_keepdims")
-def keepdims_ignored(x, axis=-1, keepdims=False):
-    """Always drops the reduced axis, whatever keepdims says."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isinf(top), 0, top)
-    with np.errstate(all="ignore"):
-        return np.squeeze(np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top, axis=axis)
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_nonfinite")
-def infinite_max_not_handled(x, axis=-1, keepdims=False):
-    """Shifts by an infinite maximum too: +inf entries and all -inf rows give inf - inf = NaN."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    with np.errstate(all="ignore"):
-        result = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
-    return result if keepdims else np.squeeze(result, axis=axis)
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_nonfinite")
-def only_minus_inf_handled(x, axis=-1, keepdims=False):
-    """Handles the all -inf row but not a +inf entry, which still gives inf - inf = NaN."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isneginf(top), 0, top)
-    with np.errstate(all="ignore"):
-        result = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
-    return result if keepdims else np.squeeze(result, axis=axis)
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_dtype")
-def computes_in_float64(x, axis=-1, keepdims=False):
-    """Converts everything to float64: float32 and float16 input come back as float64."""
-    from scipy.special import logsumexp as scipy_logsumexp
-
-    return scipy_logsumexp(np.asarray(x, dtype=np.float64), axis=axis, keepdims=keepdims)
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_extremes")
-def shifts_by_the_mean(x, axis=-1, keepdims=False):
-    """Shifts by the mean: entries far above the mean still overflow."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    centre = np.mean(x, axis=axis, keepdims=True)
-    with np.errstate(all="ignore"):
-        result = np.log(np.sum(np.exp(x - centre), axis=axis, keepdims=True)) + centre
-    return result if keepdims else np.squeeze(result, axis=axis)
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_values")
-def max_plus_log_count(x, axis=-1, keepdims=False):
-    """Approximates LSE by max(x) + log(number of entries equal to the max): right only for ties and gaps."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    ties = np.sum(x == top, axis=axis, keepdims=True)
-    result = (top + np.log(ties)).astype(x.dtype)
-    return result if keepdims else np.squeeze(result, axis=axis)
-
-
-@wrong("logsumexp", caught_by="test_logsumexp_properties")
-def log_mean_exp(x, axis=-1, keepdims=False):
-    """Averages instead of summing: log(mean(exp(x))) is LSE(x) - log K, below max(x)."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isinf(top), 0, top)
-    with np.errstate(all="ignore"):
-        result = np.log(np.mean(np.exp(x - top), axis=axis, keepdims=True)) + top
-    return result if keepdims else np.squeeze(result, axis=axis)
-
+# The reference sums exp(x - m) over all but one maximal entry and adds that 1 back with log1p (where the maximum
+# is finite); replacing np.log1p(rest) by the log of the whole sum gives the plain formula log(sum(exp(x - m))).
+wrong_lse("forgets_the_max", "test_logsumexp_values",
+          "Shifts by the maximum but forgets to add it back: log(sum(exp(x - m))).",
+          (") + shift", ")"))
+wrong_lse("no_shift", "test_logsumexp_extremes",
+          "The textbook np.log(np.sum(np.exp(x))): overflows to inf, underflows to log(0) = -inf.",
+          ("shift = np.where(finite, top, 0)", "shift = 0"),
+          ("np.log1p(rest)", "np.log(np.sum(terms, axis=axis, keepdims=True))"))
+wrong_lse("global_max", "test_logsumexp_extremes",
+          "Shifts by the maximum of the whole array: rows far below it underflow to log(0) = -inf.",
+          ("np.max(x, axis=axis, keepdims=True, initial", "np.max(x, initial"))
+wrong_lse("max_without_keepdims", "test_logsumexp_values",
+          "Takes the maxima without keepdims: for a square batch they are subtracted along the wrong axis.",
+          ("keepdims=True, initial", "initial"))
+wrong_lse("keepdims_ignored", "test_logsumexp_keepdims",
+          "Always drops the reduced axis, whatever keepdims says.",
+          ("return result if keepdims else np.squeeze", "return np.squeeze"))
+wrong_lse("infinite_max_not_handled", "test_logsumexp_nonfinite",
+          "Shifts by an infinite maximum too: +inf entries and all -inf rows give inf - inf = NaN.",
+          ("shift = np.where(finite, top, 0)", "shift = top"))
+wrong_lse("only_minus_inf_handled", "test_logsumexp_nonfinite",
+          "Handles the all -inf row but not a +inf entry, which still gives inf - inf = NaN.",
+          ("np.where(finite, top, 0)", "np.where(np.isneginf(top), 0, top)"))
+wrong_lse("computes_in_float64", "test_logsumexp_dtype",
+          "Converts everything to float64: float32 and float16 input come back as float64.",
+          ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
+wrong_lse("shifts_by_the_mean", "test_logsumexp_extremes",
+          "Shifts by the mean: entries far above the mean still overflow.",
+          ("shift = np.where(finite, top, 0)", "shift = np.mean(x, axis=axis, keepdims=True)"),
+          ("np.log1p(rest)", "np.log(np.sum(terms, axis=axis, keepdims=True))"))
+wrong_lse("max_plus_log_count", "test_logsumexp_values",
+          "Approximates LSE by max(x) + log(number of entries equal to the max): right only for ties and gaps.",
+          ("rest = np.sum(np.where(x < top, terms, 0), axis=axis, keepdims=True) + (ties - 1)", "rest = ties - 1"))
+wrong_lse("log_mean_exp", "test_logsumexp_properties",
+          "Averages instead of summing: log(mean(exp(x))) is LSE(x) - log K, below max(x).",
+          ("np.log1p(rest)", "np.log(np.mean(terms, axis=axis, keepdims=True))"),
+          ("np.log(np.sum(terms", "np.log(np.mean(terms"))
+wrong_lse("plain_log_like_torch", "test_logsumexp_accuracy",
+          "log(sum(exp(x - m))) + m, as torch.logsumexp computes it: when one entry dominates, log(1 + tiny) rounds "
+          "to log(1) = 0 and the tiny part is lost (m + log1p of the other terms keeps it).",
+          ("np.log1p(rest)", "np.log(np.sum(terms, axis=axis, keepdims=True))"))
 
 # ---------------------------------------------------------------- logsumexp: right
 
@@ -173,7 +89,8 @@ def lse_with_scipy(x, axis=-1, keepdims=False):
 
 @right("logsumexp")
 def lse_slice_by_slice(x, axis=-1, keepdims=False):
-    """Moves `axis` last and handles every 1-D slice in plain Python with math.fsum."""
+    """Moves `axis` last and handles every 1-D slice in plain Python: math.log1p of the math.fsum of the terms of
+    every entry but one maximal one (that one is exp(0) = 1)."""
     import math
 
     array = np.asarray(x)
@@ -188,97 +105,44 @@ def lse_slice_by_slice(x, axis=-1, keepdims=False):
         elif max(row) in (math.inf, -math.inf):
             out[index] = max(row)
         else:
+            others = sorted(row)[:-1]
             top = max(row)
-            out[index] = top + math.log(math.fsum(math.exp(v - top) for v in row))
+            out[index] = top + math.log1p(math.fsum(math.exp(v - top) for v in others))
     return np.expand_dims(out, axis) if keepdims else out
 
 
 # ---------------------------------------------------------------- log_softmax: wrong
 
+wrong_log_softmax = mistakes(globals(), "02-logsumexp", "log_softmax")
 
-@wrong("log_softmax", caught_by="test_log_softmax_extremes")
-def log_of_softmax(x, axis=-1):
-    """np.log of a (stable) softmax: probabilities that underflow to 0 become log(0) = -inf."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return np.log(e / np.sum(e, axis=axis, keepdims=True))
-
-
-@wrong("log_softmax", caught_by="test_log_softmax_values")
-def forgets_the_log_sum(x, axis=-1):
-    """Returns x - max(x): the shift without the log of the sum."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        return x - np.max(x, axis=axis, keepdims=True)
-
-
-@wrong("log_softmax", caught_by="test_log_softmax_extremes")
-def no_shift_log_softmax(x, axis=-1):
-    """x - log(sum(exp(x))): the log of the sum overflows and underflows."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        return x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
-
-
-@wrong("log_softmax", caught_by="test_log_softmax_values")
-def sum_without_keepdims(x, axis=-1):
-    """Drops keepdims on the log of the sum: for a square batch it is subtracted along the wrong axis."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis))
-
-
-@wrong("log_softmax", caught_by="test_log_softmax_extremes")
-def global_max_log_softmax(x, axis=-1):
-    """Shifts by the maximum of the whole array: rows far below it underflow, giving -(-inf) = +inf."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        shifted = x - np.max(x)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-
-
-@wrong("log_softmax", caught_by="test_log_softmax_nonfinite")
-def x_minus_torch_like_lse(x, axis=-1):
-    """x - LSE(x) with an LSE that handles infinite maxima: a +inf row gives [nan, -inf, -inf], not all NaN."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isinf(top), 0, top)
-    with np.errstate(all="ignore"):
-        return x - (np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top)
-
-
-@wrong("log_softmax", caught_by="test_log_softmax_dtype")
-def log_softmax_in_float64(x, axis=-1):
-    """Calls scipy.special.log_softmax in float64: float32 and float16 input come back as float64."""
-    from scipy.special import log_softmax as scipy_log_softmax
-
-    return scipy_log_softmax(np.asarray(x, dtype=np.float64), axis=axis)
-
-
-@wrong("log_softmax", caught_by="test_log_softmax_properties")
-def divides_instead_of_subtracting(x, axis=-1):
-    """Normalises like a probability, (x - m) / sum(exp(x - m)): the log turns division into subtraction."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        return shifted / np.sum(np.exp(shifted), axis=axis, keepdims=True) - np.log(x.shape[axis])
-
+wrong_log_softmax("log_of_softmax", "test_log_softmax_extremes",
+                  "np.log of a (stable) softmax: probabilities that underflow to 0 become log(0) = -inf.",
+                  ("shifted - np.log(np.sum(np.exp(shifted)", "np.log(np.exp(shifted) / np.sum(np.exp(shifted)"))
+wrong_log_softmax("forgets_the_log_sum", "test_log_softmax_values",
+                  "Returns x - max(x): the shift without the log of the sum.",
+                  (" - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))", ""))
+wrong_log_softmax("no_shift_log_softmax", "test_log_softmax_extremes",
+                  "x - log(sum(exp(x))): the log of the sum overflows and underflows.",
+                  ("x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)", "x"))
+wrong_log_softmax("sum_without_keepdims", "test_log_softmax_values",
+                  "Drops keepdims on the log of the sum: for a square batch it is subtracted along the wrong axis.",
+                  (", keepdims=True))", "))"))
+wrong_log_softmax("global_max_log_softmax", "test_log_softmax_extremes",
+                  "Shifts by the maximum of the whole array: rows far below it underflow, giving -(-inf) = +inf.",
+                  ("np.max(x, axis=axis, keepdims=True, initial", "np.max(x, initial"))
+wrong_log_softmax("x_minus_torch_like_lse", "test_log_softmax_nonfinite",
+                  "x - LSE(x) with an LSE that handles infinite maxima: a +inf row gives [nan, -inf, -inf], "
+                  "not all NaN.",
+                  ("shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)",
+                   "top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)\n"
+                   "        shifted = x - np.where(np.isinf(top), 0, top)"))
+wrong_log_softmax("log_softmax_in_float64", "test_log_softmax_dtype",
+                  "Computes in float64: float32 and float16 input come back as float64.",
+                  ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
+wrong_log_softmax("divides_instead_of_subtracting", "test_log_softmax_properties",
+                  "Normalises like a probability, (x - m) / sum(exp(x - m)): the log turns division into subtraction.",
+                  ("shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))",
+                   "shifted / np.sum(np.exp(shifted), axis=axis, keepdims=True) - np.log(x.shape[axis])"))
 
 # ---------------------------------------------------------------- log_softmax: right
 

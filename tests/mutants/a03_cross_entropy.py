@@ -2,277 +2,44 @@
 
 import numpy as np
 
-from mutants import right, wrong
-
-# Every entry is self-contained (the grader pastes it alone into the notebook), so each one repeats the checks.
-
+from mutants import mistakes, right
 
 # ---------------------------------------------------------------- cross_entropy: wrong
 
+wrong_ce = mistakes(globals(), "03-cross-entropy", "cross_entropy")
 
-@wrong("cross_entropy", caught_by="test_cross_entropy_ignore_index")
-def mean_over_all_targets(logits, targets, ignore_index=-100, reduction="mean"):
-    """Gives ignored rows loss 0 but divides by the batch size, not by the number of valid targets."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, -picked, 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        if reduction == "sum":
-            return np.sum(losses)
-        return np.mean(losses)
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_values")
-def off_by_one_target(logits, targets, ignore_index=-100, reduction="mean"):
-    """Reads the target's logit at index y - 1 (1-based thinking)."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, np.where(valid, targets - 1, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, -picked, 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_extremes")
-def log_of_softmax(logits, targets, ignore_index=-100, reduction="mean"):
-    """-log(softmax(x)[y]): a target probability that underflows to 0 gives +inf instead of about 1000."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-        picked = np.take_along_axis(probs, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, -np.log(picked), 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_values")
-def sign_error(logits, targets, ignore_index=-100, reduction="mean"):
-    """Returns x[y] - LSE(x), the log-probability, instead of its negative."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, picked, 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_errors")
-def no_error_for_a_bad_target(logits, targets, ignore_index=-100, reduction="mean"):
-    """Never checks the target range: -1 silently picks the last class, K wraps around."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    with np.errstate(all="ignore"):
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        index = np.where(valid, targets, 0) % logits.shape[-1]
-        picked = np.take_along_axis(log_probs, index[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, -picked, 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_errors")
-def unknown_reduction_means_mean(logits, targets, ignore_index=-100, reduction="mean"):
-    """Treats any reduction other than 'sum' and 'none' as 'mean' instead of raising."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, -picked, 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_extremes")
-def no_shift(logits, targets, ignore_index=-100, reduction="mean"):
-    """LSE as np.log(np.sum(np.exp(x))): exp(92) overflows float32 and the loss is inf."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        lse = np.log(np.sum(np.exp(logits), axis=-1))
-        picked = np.take_along_axis(logits, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, lse - picked, 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_ignore_index")
-def mask_product(logits, targets, ignore_index=-100, reduction="mean"):
-    """Zeroes ignored rows by multiplying with a mask: a NaN in an ignored row survives (nan * 0 = nan)."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = (-picked * valid).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_reductions")
-def sum_is_mean(logits, targets, ignore_index=-100, reduction="mean"):
-    """Swaps the reductions: 'sum' returns the mean."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, -picked, 0).astype(logits.dtype)
-        if reduction == "none":
-            return losses
-        return np.sum(losses) / logits.dtype.type(np.sum(valid))
-
-
-@wrong("cross_entropy", caught_by="test_cross_entropy_dtype")
-def loss_in_float64(logits, targets, ignore_index=-100, reduction="mean"):
-    """Computes in float64 throughout: float32 and float16 logits give a float64 loss."""
-    from scipy.special import logsumexp
-
-    logits = np.asarray(logits, dtype=np.float64)
-    targets = np.asarray(targets)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}")
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        picked = np.take_along_axis(logits, np.where(valid, targets, 0)[..., None], axis=-1)[..., 0]
-        losses = np.where(valid, logsumexp(logits, axis=-1) - picked, 0.0)
-        if reduction == "none":
-            return losses
-        total = np.sum(losses)
-        return total if reduction == "sum" else total / np.sum(valid)
-
+wrong_ce("mean_over_all_targets", "test_cross_entropy_ignore_index",
+         "Gives ignored rows loss 0 but divides by the batch size, not by the number of valid targets.",
+         ("return total / logits.dtype.type(np.sum(valid))", "return np.mean(losses)"))
+wrong_ce("off_by_one_target", "test_cross_entropy_values",
+         "Reads the target's logit at index y - 1 (1-based thinking).",
+         ("np.where(valid, targets, 0)", "np.where(valid, targets - 1, 0)"))
+wrong_ce("log_of_softmax", "test_cross_entropy_extremes",
+         "-log(softmax(x)[y]): a target probability that underflows to 0 gives +inf instead of about 1000.",
+         ("shifted - np.log(np.sum(np.exp(shifted)", "np.log(np.exp(shifted) / np.sum(np.exp(shifted)"))
+wrong_ce("sign_error", "test_cross_entropy_values",
+         "Returns x[y] - LSE(x), the log-probability, instead of its negative.",
+         ("-picked", "picked"))
+# The range check is gone, and the index wraps around so that no IndexError stands in for it either.
+wrong_ce("no_error_for_a_bad_target", "test_cross_entropy_errors",
+         "Never checks the target range: -1 silently picks the last class, K wraps around.",
+         ("if np.any(bad):", "if False:"),
+         ("np.where(valid, targets, 0)", "(np.where(valid, targets, 0) % n_classes)"))
+wrong_ce("unknown_reduction_means_mean", "test_cross_entropy_errors",
+         "Treats any reduction other than 'sum' and 'none' as 'mean' instead of raising.",
+         ('if reduction not in ("mean", "sum", "none"):', "if False:"))
+wrong_ce("no_shift", "test_cross_entropy_extremes",
+         "LSE as np.log(np.sum(np.exp(x))): exp(92) overflows float32 and the loss is inf.",
+         ("logits - np.max(logits, axis=-1, keepdims=True)", "logits"))
+wrong_ce("mask_product", "test_cross_entropy_ignore_index",
+         "Zeroes ignored rows by multiplying with a mask: a NaN in an ignored row survives (nan * 0 = nan).",
+         ("np.where(valid, -picked, 0)", "(-picked * valid)"))
+wrong_ce("sum_is_mean", "test_cross_entropy_reductions",
+         "Swaps the reductions: 'sum' returns the mean.",
+         ('if reduction == "sum":', "if False:"))
+wrong_ce("loss_in_float64", "test_cross_entropy_dtype",
+         "Computes in float64 throughout: float32 and float16 logits give a float64 loss.",
+         ("np.asarray(logits)", "np.asarray(logits, dtype=np.float64)"))
 
 # ---------------------------------------------------------------- cross_entropy: right
 
@@ -354,193 +121,35 @@ def ce_row_by_row(logits, targets, ignore_index=-100, reduction="mean"):
 
 # ---------------------------------------------------------------- cross_entropy_grad: wrong
 
+wrong_grad = mistakes(globals(), "03-cross-entropy", "cross_entropy_grad")
 
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_ignore_index")
-def divides_by_batch_size(logits, targets, ignore_index=-100):
-    """Divides by the batch size N instead of the number of non-ignored targets."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == targets[..., None]
-    return np.where(valid[..., None], (probs - onehot) / max(valid.size, 1), 0).astype(logits.dtype)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_values")
-def not_divided(logits, targets, ignore_index=-100):
-    """Gradient of the summed loss: softmax - onehot without dividing by the number of targets."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == targets[..., None]
-    return np.where(valid[..., None], probs - onehot, 0).astype(logits.dtype)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_values")
-def grad_sign_error(logits, targets, ignore_index=-100):
-    """onehot - softmax: the gradient of the log-likelihood, not of the loss."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == targets[..., None]
-    return np.where(valid[..., None], (onehot - probs) / max(int(valid.sum()), 1), 0).astype(logits.dtype)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_ignore_index")
-def ignored_rows_not_zeroed(logits, targets, ignore_index=-100):
-    """Gives ignored rows softmax(x) (their one-hot is empty) instead of 0."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == targets[..., None]
-    return ((probs - onehot) / max(int(valid.sum()), 1)).astype(logits.dtype)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_values")
-def grad_off_by_one(logits, targets, ignore_index=-100):
-    """Puts the -1 of the one-hot at index y - 1."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == (targets[..., None] - 1) % logits.shape[-1]
-    return np.where(valid[..., None], (probs - onehot) / max(int(valid.sum()), 1), 0).astype(logits.dtype)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_extremes")
-def naive_softmax_in_grad(logits, targets, ignore_index=-100):
-    """Uses the unshifted softmax: exp(92) overflows float32 and the gradient is NaN."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits)
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == targets[..., None]
-    return np.where(valid[..., None], (probs - onehot) / max(int(valid.sum()), 1), 0).astype(logits.dtype)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_ignore_index")
-def nan_when_all_ignored(logits, targets, ignore_index=-100):
-    """Divides by the raw count of valid targets: with every target ignored, 0 / 0 makes the gradient NaN."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-        onehot = np.arange(logits.shape[-1]) == targets[..., None]
-        grad = np.where(valid[..., None], probs - onehot, 0) / np.sum(valid)
-    return grad.astype(logits.dtype)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_dtype")
-def grad_in_float64(logits, targets, ignore_index=-100):
-    """Computes in float64 throughout: float32 logits give a float64 gradient."""
-    from scipy.special import softmax
-
-    logits = np.asarray(logits, dtype=np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    if np.any(valid & ((targets < 0) | (targets >= logits.shape[-1]))):
-        raise ValueError("target out of range")
-    with np.errstate(all="ignore"):
-        probs = softmax(logits, axis=-1)
-    onehot = np.arange(logits.shape[-1]) == targets[..., None]
-    return np.where(valid[..., None], (probs - onehot) / max(int(valid.sum()), 1), 0.0)
-
-
-@wrong("cross_entropy_grad", caught_by="test_cross_entropy_grad_errors")
-def grad_no_error_for_a_bad_target(logits, targets, ignore_index=-100):
-    """Never checks the target range: a target of K gives an all-zero one-hot, -1 an out-of-range one."""
-    logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
-        logits = logits.astype(np.float64)
-    targets = np.asarray(targets)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError("targets must be integer")
-    if logits.ndim not in (1, 2) or targets.shape != logits.shape[:-1]:
-        raise ValueError("shape mismatch")
-    valid = targets != ignore_index
-    with np.errstate(all="ignore"):
-        e = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-    onehot = np.arange(logits.shape[-1]) == targets[..., None]
-    return np.where(valid[..., None], (probs - onehot) / max(int(valid.sum()), 1), 0).astype(logits.dtype)
-
+wrong_grad("divides_by_batch_size", "test_cross_entropy_grad_ignore_index",
+           "Divides by the batch size N instead of the number of non-ignored targets.",
+           ("max(int(np.sum(valid)), 1)", "max(valid.size, 1)"))
+wrong_grad("not_divided", "test_cross_entropy_grad_values",
+           "Gradient of the summed loss: softmax - onehot without dividing by the number of targets.",
+           ("(probs - onehot) / n_valid", "probs - onehot"))
+wrong_grad("grad_sign_error", "test_cross_entropy_grad_values",
+           "onehot - softmax: the gradient of the log-likelihood, not of the loss.",
+           ("(probs - onehot)", "(onehot - probs)"))
+wrong_grad("ignored_rows_not_zeroed", "test_cross_entropy_grad_ignore_index",
+           "Gives ignored rows softmax(x) (their one-hot is empty) instead of 0.",
+           ("np.where(valid[..., None], (probs - onehot) / n_valid, 0)", "((probs - onehot) / n_valid)"))
+wrong_grad("grad_off_by_one", "test_cross_entropy_grad_values",
+           "Puts the -1 of the one-hot at index y - 1.",
+           ("== targets[..., None]", "== (targets[..., None] - 1) % n_classes"))
+wrong_grad("naive_softmax_in_grad", "test_cross_entropy_grad_extremes",
+           "Uses the unshifted softmax: exp(92) overflows float32 and the gradient is NaN.",
+           ("logits - np.max(logits, axis=-1, keepdims=True)", "logits"))
+wrong_grad("nan_when_all_ignored", "test_cross_entropy_grad_ignore_index",
+           "Divides by the raw count of valid targets: with every target ignored, 0 / 0 makes the gradient NaN.",
+           ("(probs - onehot) / n_valid, 0)", "probs - onehot, 0) / np.sum(valid)"))
+wrong_grad("grad_in_float64", "test_cross_entropy_grad_dtype",
+           "Computes in float64 throughout: float32 logits give a float64 gradient.",
+           ("np.asarray(logits)", "np.asarray(logits, dtype=np.float64)"))
+wrong_grad("grad_no_error_for_a_bad_target", "test_cross_entropy_grad_errors",
+           "Never checks the target range: a target of K gives an all-zero one-hot, -1 an out-of-range one.",
+           ("if np.any(bad):", "if False:"))
 
 # ---------------------------------------------------------------- cross_entropy_grad: right
 
@@ -550,13 +159,12 @@ def grad_with_scipy_and_eye(logits, targets, ignore_index=-100):
     """scipy.special.softmax minus rows of the identity matrix, scaled by 1 / n and masked with np.where."""
     from scipy.special import softmax
 
-    scores = np.asarray(logits)
-    if scores.dtype.kind != "f":
-        scores = scores.astype(np.float64)
+    scores = np.asarray(logits) * 1.0  # integers become float64; a Python float keeps float16 and float32 (NEP 50)
     labels = np.asarray(targets)
-    if labels.dtype.kind not in "iu":
-        raise ValueError("targets must be integer class indices")
-    if scores.ndim not in (1, 2) or labels.shape != scores.shape[:-1]:
+    if not np.issubdtype(labels.dtype, np.integer) or scores.ndim not in (1, 2):
+        raise ValueError(f"need integer targets and logits of shape (N, K) or (K,), got {labels.dtype} targets "
+                         f"and logits of shape {scores.shape}")
+    if labels.shape != scores.shape[:-1]:
         raise ValueError(f"shape of targets {labels.shape} does not fit logits {scores.shape}")
     keep = labels != ignore_index
     classes = scores.shape[-1]

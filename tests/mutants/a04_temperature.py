@@ -3,129 +3,36 @@ versions unlike the reference."""
 
 import numpy as np
 
-from mutants import right, wrong
+from mutants import mistakes, right
 
 # ---------------------------------------------------------------- softmax_with_temperature: wrong
 
+wrong_softmax = mistakes(globals(), "04-temperature", "softmax_with_temperature")
 
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_values")
-def multiplies_by_the_temperature(x, temperature, axis=-1):
-    """Multiplies the logits by T instead of dividing: T = 2 sharpens instead of flattening."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x * t
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_values")
-def ignores_the_temperature(x, temperature, axis=-1):
-    """Validates the temperature and then forgets to use it: a plain softmax."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_limits")
-def no_shift(x, temperature, axis=-1):
-    """Divides by T but does not subtract the maximum: x / 0.001 overflows exp."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        e = np.exp(x / t)
-        return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_errors")
-def no_check_of_the_temperature(x, temperature, axis=-1):
-    """Never checks the temperature: T = 0 gives nan, T = -1 reverses the order, without any error."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        z = x / float(temperature)
-        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_errors")
-def lets_nan_and_inf_through(x, temperature, axis=-1):
-    """Checks only `temperature <= 0`: nan and inf pass (nan <= 0 is False)."""
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        z = x / float(temperature)
-        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_limits")
-def global_maximum(x, temperature, axis=-1):
-    """Shifts a batch by its global maximum: at a low temperature the other rows underflow to 0 / 0."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        z = x / t
-        e = np.exp(z - np.max(z))
-        return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_dtype")
-def always_float64(x, temperature, axis=-1):
-    """Computes and returns float64 whatever the input dtype."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    z = np.asarray(x, dtype=np.float64) / t
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-@wrong("softmax_with_temperature", caught_by="test_softmax_with_temperature_values")
-def divides_by_the_square(x, temperature, axis=-1):
-    """Divides by T**2 (confusing temperature with a variance)."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x / t**2
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
+wrong_softmax("multiplies_by_the_temperature", "test_softmax_with_temperature_values",
+              "Multiplies the logits by T instead of dividing: T = 2 sharpens instead of flattening.",
+              (") / t", ") * t"))
+wrong_softmax("ignores_the_temperature", "test_softmax_with_temperature_values",
+              "Validates the temperature and then forgets to use it: a plain softmax.",
+              (") / t", ")"))
+wrong_softmax("no_shift", "test_softmax_with_temperature_limits",
+              "Divides by T but does not subtract the maximum: x / 0.001 overflows exp.",
+              ("(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))", "x"))
+wrong_softmax("no_check_of_the_temperature", "test_softmax_with_temperature_errors",
+              "Never checks the temperature: T = 0 gives nan, T = -1 reverses the order, without any error.",
+              ("if not (math.isfinite(t) and t > 0):", "if False:"))
+wrong_softmax("lets_nan_and_inf_through", "test_softmax_with_temperature_errors",
+              "Checks only `temperature <= 0`: nan and inf pass (nan <= 0 is False).",
+              ("not (math.isfinite(t) and t > 0)", "t <= 0"))
+wrong_softmax("global_maximum", "test_softmax_with_temperature_limits",
+              "Shifts a batch by its global maximum: at a low temperature the other rows underflow to 0 / 0.",
+              ("np.max(x, axis=axis, keepdims=True, initial", "np.max(x, initial"))
+wrong_softmax("always_float64", "test_softmax_with_temperature_dtype",
+              "Computes and returns float64 whatever the input dtype.",
+              ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
+wrong_softmax("divides_by_the_square", "test_softmax_with_temperature_values",
+              "Divides by T**2 (confusing temperature with a variance).",
+              (") / t", ") / t**2"))
 
 # ---------------------------------------------------------------- softmax_with_temperature: right
 
@@ -163,171 +70,40 @@ def exp_of_log_softmax_times_inverse(x, temperature, axis=-1):
 
 # ---------------------------------------------------------------- entropy_from_logits: wrong
 
+wrong_entropy = mistakes(globals(), "04-temperature", "entropy_from_logits")
 
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_stable")
-def log_of_zero_gives_nan(x, temperature=1.0, axis=-1):
-    """-sum(p * log(p)) from the probabilities: an underflowed p = 0 gives 0 * log(0) = nan."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x / t
-    with np.errstate(all="ignore"):
-        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-        p = e / np.sum(e, axis=axis, keepdims=True)
-        return -np.sum(p * np.log(p), axis=axis)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_stable")
-def epsilon_inside_the_log(x, temperature=1.0, axis=-1):
-    """Avoids log(0) with log(p + 1e-12): no nan, but a biased entropy near one-hot distributions."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x / t
-    with np.errstate(all="ignore"):
-        e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-        p = e / np.sum(e, axis=axis, keepdims=True)
-        return -np.sum(p * np.log(p + 1e-12), axis=axis)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_values")
-def in_bits(x, temperature=1.0, axis=-1):
-    """Uses log2: the entropy in bits, not nats."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x / t
-    s = z - np.max(z, axis=axis, keepdims=True)
-    e = np.exp(s)
-    total = np.sum(e, axis=axis, keepdims=True)
-    p = e / total
-    return (np.squeeze(np.log(total), axis=axis) - np.sum(np.where(p > 0, p * s, 0), axis=axis)) / np.log(2)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_values")
-def multiplies_by_the_temperature_h(x, temperature=1.0, axis=-1):
-    """Multiplies the logits by T instead of dividing."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x * t
-    s = z - np.max(z, axis=axis, keepdims=True)
-    e = np.exp(s)
-    total = np.sum(e, axis=axis, keepdims=True)
-    p = e / total
-    return np.squeeze(np.log(total), axis=axis) - np.sum(np.where(p > 0, p * s, 0), axis=axis)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_values")
-def keeps_the_axis(x, temperature=1.0, axis=-1):
-    """Returns the entropy with the reduced axis kept (shape (N, 1) instead of (N,))."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x / t
-    with np.errstate(all="ignore"):
-        s = z - np.max(z, axis=axis, keepdims=True)
-        e = np.exp(s)
-        total = np.sum(e, axis=axis, keepdims=True)
-        p = e / total
-        return np.log(total) - np.sum(np.where(p > 0, p * s, 0), axis=axis, keepdims=True)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_values")
-def wrong_sign(x, temperature=1.0, axis=-1):
-    """Forgets the minus sign: sum(p log p), a negative number."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x / t
-    with np.errstate(all="ignore"):
-        s = z - np.max(z, axis=axis, keepdims=True)
-        e = np.exp(s)
-        total = np.sum(e, axis=axis, keepdims=True)
-        p = e / total
-        return np.sum(np.where(p > 0, p * s, 0), axis=axis) - np.squeeze(np.log(total), axis=axis)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_stable")
-def no_shift_h(x, temperature=1.0, axis=-1):
-    """log(sum(exp(z))) without the shift: exp(1000) overflows."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    z = x / t
-    with np.errstate(all="ignore"):
-        e = np.exp(z)
-        total = np.sum(e, axis=axis, keepdims=True)
-        p = e / total
-        return np.squeeze(np.log(total), axis=axis) - np.sum(np.where(p > 0, p * z, 0), axis=axis)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_errors_and_dtype")
-def no_check_of_the_temperature_h(x, temperature=1.0, axis=-1):
-    """Never checks the temperature: T = 0 returns nan instead of raising."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    with np.errstate(all="ignore"):
-        z = x / float(temperature)
-        s = z - np.max(z, axis=axis, keepdims=True)
-        e = np.exp(s)
-        total = np.sum(e, axis=axis, keepdims=True)
-        p = e / total
-        return np.squeeze(np.log(total), axis=axis) - np.sum(np.where(p > 0, p * s, 0), axis=axis)
-
-
-@wrong("entropy_from_logits", caught_by="test_entropy_from_logits_errors_and_dtype")
-def always_float64_h(x, temperature=1.0, axis=-1):
-    """Computes and returns float64 whatever the input dtype."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    z = np.asarray(x, dtype=np.float64) / t
-    with np.errstate(all="ignore"):
-        s = z - np.max(z, axis=axis, keepdims=True)
-        e = np.exp(s)
-        total = np.sum(e, axis=axis, keepdims=True)
-        p = e / total
-        return np.squeeze(np.log(total), axis=axis) - np.sum(np.where(p > 0, p * s, 0), axis=axis)
-
+wrong_entropy("log_of_zero_gives_nan", "test_entropy_from_logits_stable",
+              "-sum(p * log(p)) from the probabilities: an underflowed p = 0 gives 0 * log(0) = nan.",
+              ("return np.where(total == 0, 0, np.log(total)) - np.sum(terms, axis=axis)",
+               "return -np.sum(probabilities * np.log(probabilities), axis=axis)"))
+wrong_entropy("epsilon_inside_the_log", "test_entropy_from_logits_stable",
+              "Avoids log(0) with log(p + 1e-12): no nan, but a biased entropy near one-hot distributions.",
+              ("return np.where(total == 0, 0, np.log(total)) - np.sum(terms, axis=axis)",
+               "return -np.sum(probabilities * np.log(probabilities + 1e-12), axis=axis)"))
+wrong_entropy("in_bits", "test_entropy_from_logits_values",
+              "Uses log2: the entropy in bits, not nats.",
+              ("np.where(total == 0, 0, np.log(total)) - np.sum(terms, axis=axis)",
+               "(np.where(total == 0, 0, np.log(total)) - np.sum(terms, axis=axis)) / np.log(2)"))
+wrong_entropy("multiplies_by_the_temperature_h", "test_entropy_from_logits_values",
+              "Multiplies the logits by T instead of dividing.",
+              (") / t", ") * t"))
+wrong_entropy("keeps_the_axis", "test_entropy_from_logits_values",
+              "Returns the entropy with the reduced axis kept (shape (N, 1) instead of (N,)).",
+              ("np.sum(weights, axis=axis)", "np.sum(weights, axis=axis, keepdims=True)"),
+              ("np.sum(terms, axis=axis)", "np.sum(terms, axis=axis, keepdims=True)"))
+wrong_entropy("wrong_sign", "test_entropy_from_logits_values",
+              "Forgets the minus sign: sum(p log p), a negative number.",
+              ("np.where(total == 0, 0, np.log(total)) - np.sum(terms, axis=axis)",
+               "np.sum(terms, axis=axis) - np.where(total == 0, 0, np.log(total))"))
+wrong_entropy("no_shift_h", "test_entropy_from_logits_stable",
+              "log(sum(exp(z))) without the shift: exp(1000) overflows.",
+              ("(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))", "x"))
+wrong_entropy("no_check_of_the_temperature_h", "test_entropy_from_logits_errors_and_dtype",
+              "Never checks the temperature: T = 0 returns nan instead of raising.",
+              ("if not (math.isfinite(t) and t > 0):", "if False:"))
+wrong_entropy("always_float64_h", "test_entropy_from_logits_errors_and_dtype",
+              "Computes and returns float64 whatever the input dtype.",
+              ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
 
 # ---------------------------------------------------------------- entropy_from_logits: right
 
@@ -368,103 +144,33 @@ def entropy_from_log_probabilities(x, temperature=1.0, axis=-1):
 
 # ---------------------------------------------------------------- sample_with_temperature: wrong
 
+wrong_sample = mistakes(globals(), "04-temperature", "sample_with_temperature")
 
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_frequencies")
-def always_the_argmax(logits, temperature, rng):
-    """Greedy decoding: returns the argmax, never a random draw."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    return int(np.argmax(np.asarray(logits, dtype=np.float64) / t))
-
-
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_frequencies")
-def multiplies_by_the_temperature_s(logits, temperature, rng):
-    """Draws from softmax(logits * T)."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    z = np.asarray(logits, dtype=np.float64) * t
-    w = np.exp(z - z.max())
-    return int(rng.choice(z.size, p=w / w.sum()))
-
-
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_frequencies")
-def ignores_the_temperature_s(logits, temperature, rng):
-    """Draws from softmax(logits) whatever the temperature."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    z = np.asarray(logits, dtype=np.float64)
-    w = np.exp(z - z.max())
-    return int(rng.choice(z.size, p=w / w.sum()))
-
-
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_frequencies")
-def uniform_draw(logits, temperature, rng):
-    """Draws every index with the same probability."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    return int(rng.integers(len(logits)))
-
-
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_rng")
-def uses_the_global_generator(logits, temperature, rng):
-    """Ignores `rng` and draws with np.random.choice: not reproducible from the seed."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    z = np.asarray(logits, dtype=np.float64) / t
-    w = np.exp(z - z.max())
-    return int(np.random.choice(z.size, p=w / w.sum()))
-
-
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_rng")
-def makes_its_own_seeded_generator(logits, temperature, rng):
-    """Ignores `rng` and draws with a generator seeded 0: every seed gives the same draws."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    z = np.asarray(logits, dtype=np.float64) / t
-    w = np.exp(z - z.max())
-    rng = np.random.default_rng(0)
-    return int(rng.choice(z.size, p=w / w.sum()))
-
-
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_limits_and_errors")
-def no_shift_s(logits, temperature, rng):
-    """exp(logits / T) without the shift: at T = 0.001 it overflows and rng.choice gets nan."""
-    import math
-
-    t = float(temperature)
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError("temperature must be positive")
-    with np.errstate(all="ignore"):
-        w = np.exp(np.asarray(logits, dtype=np.float64) / t)
-        return int(rng.choice(w.size, p=w / w.sum()))
-
-
-@wrong("sample_with_temperature", caught_by="test_sample_with_temperature_limits_and_errors")
-def no_check_of_the_temperature_s(logits, temperature, rng):
-    """Never checks the temperature: T = inf draws uniformly, T = 0 fails inside rng.choice with an unclear message."""
-    with np.errstate(all="ignore"):
-        z = np.asarray(logits, dtype=np.float64) / float(temperature)
-        w = np.exp(z - z.max())
-        return int(rng.choice(z.size, p=w / w.sum()))
-
+wrong_sample("always_the_argmax", "test_sample_with_temperature_frequencies",
+             "Greedy decoding: returns the argmax, never a random draw.",
+             ("rng.choice(z.size, p=weights / np.sum(weights))", "np.argmax(z)"))
+wrong_sample("multiplies_by_the_temperature_s", "test_sample_with_temperature_frequencies",
+             "Draws from softmax(logits * T).",
+             (") / t", ") * t"))
+wrong_sample("ignores_the_temperature_s", "test_sample_with_temperature_frequencies",
+             "Draws from softmax(logits) whatever the temperature.",
+             (") / t", ")"))
+wrong_sample("uniform_draw", "test_sample_with_temperature_frequencies",
+             "Draws every index with the same probability.",
+             ("rng.choice(z.size, p=weights / np.sum(weights))", "rng.integers(z.size)"))
+wrong_sample("uses_the_global_generator", "test_sample_with_temperature_rng",
+             "Ignores `rng` and draws with np.random.choice: not reproducible from the seed.",
+             ("rng.choice(", "np.random.choice("))
+wrong_sample("makes_its_own_seeded_generator", "test_sample_with_temperature_rng",
+             "Ignores `rng` and draws with a generator seeded 0: every seed gives the same draws.",
+             ("rng.choice(", "np.random.default_rng(0).choice("))
+wrong_sample("no_shift_s", "test_sample_with_temperature_limits_and_errors",
+             "exp(logits / T) without the shift: at T = 0.001 it overflows and rng.choice gets nan.",
+             ("(z - np.max(z))", "z"))
+wrong_sample("no_check_of_the_temperature_s", "test_sample_with_temperature_limits_and_errors",
+             "Never checks the temperature: T = inf draws uniformly, T = 0 fails inside rng.choice with an unclear "
+             "message.",
+             ("if not (math.isfinite(t) and t > 0):", "if False:"))
 
 # ---------------------------------------------------------------- sample_with_temperature: right
 

@@ -3,115 +3,36 @@ variable wrong, and correct versions unlike the reference."""
 
 import numpy as np
 
-from mutants import right, wrong
+from mutants import mistakes, right
 
 # ---------------------------------------------------------------- softcap: wrong
 
+wrong_softcap = mistakes(globals(), "05-softcap", "softcap")
 
-@wrong("softcap", caught_by="test_softcap_values")
-def tanh_times_cap(x, cap):
-    """tanh(x) * cap: forgets to divide x by the cap inside the tanh."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return x
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return np.tanh(x) * float(cap)
-
-
-@wrong("softcap", caught_by="test_softcap_values")
-def multiplies_inside(x, cap):
-    """cap * tanh(x * cap): multiplies by the cap inside the tanh instead of dividing."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return x
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    c = float(cap)
-    return c * np.tanh(x * c)
-
-
-@wrong("softcap", caught_by="test_softcap_values")
-def hard_clip(x, cap):
-    """np.clip(x, -cap, cap): a hard clip, not the smooth softcap."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return x
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return np.clip(x, -float(cap), float(cap))
-
-
-@wrong("softcap", caught_by="test_softcap_values")
-def forgets_to_multiply_back(x, cap):
-    """tanh(x / cap): squashes into (-1, 1) instead of (-cap, cap)."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return x
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return np.tanh(x / float(cap))
-
-
-@wrong("softcap", caught_by="test_softcap_errors_and_dtype")
-def accepts_a_zero_cap(x, cap):
-    """Never checks the cap: cap = 0 divides by zero and returns nan or 0 silently."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return x
-    c = float(cap)
-    with np.errstate(all="ignore"):
-        return c * np.tanh(x / c)
-
-
-@wrong("softcap", caught_by="test_softcap_errors_and_dtype")
-def lets_nan_through(x, cap):
-    """Checks only `cap <= 0`: a nan cap passes (nan <= 0 is False) and the result is all nan."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return x
-    if cap <= 0:
-        raise ValueError("cap must be positive")
-    c = float(cap)
-    return c * np.tanh(x / c)
-
-
-@wrong("softcap", caught_by="test_softcap_values")
-def none_means_zero_cap(x, cap):
-    """Treats cap=None as 'cap everything to 0' instead of 'no cap'."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.zeros_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    c = float(cap)
-    return c * np.tanh(x / c)
-
-
-@wrong("softcap", caught_by="test_softcap_errors_and_dtype")
-def always_float64(x, cap):
-    """Converts everything to float64: float32 logits come back float64."""
-    x = np.asarray(x, dtype=np.float64)
-    if cap is None:
-        return x
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return cap * np.tanh(x / cap)
-
+wrong_softcap("tanh_times_cap", "test_softcap_values",
+              "tanh(x) * cap: forgets to divide x by the cap inside the tanh.",
+              ("c * np.tanh(x / c)", "np.tanh(x) * c"))
+wrong_softcap("multiplies_inside", "test_softcap_values",
+              "cap * tanh(x * cap): multiplies by the cap inside the tanh instead of dividing.",
+              ("np.tanh(x / c)", "np.tanh(x * c)"))
+wrong_softcap("hard_clip", "test_softcap_values",
+              "np.clip(x, -cap, cap): a hard clip, not the smooth softcap.",
+              ("c * np.tanh(x / c)", "np.clip(x, -c, c)"))
+wrong_softcap("forgets_to_multiply_back", "test_softcap_values",
+              "tanh(x / cap): squashes into (-1, 1) instead of (-cap, cap).",
+              ("c * np.tanh(x / c)", "np.tanh(x / c)"))
+wrong_softcap("accepts_a_zero_cap", "test_softcap_errors_and_dtype",
+              "Never checks the cap: cap = 0 divides by zero and returns nan or 0 silently.",
+              ("if not (math.isfinite(c) and c > 0):", "if False:"))
+wrong_softcap("lets_nan_through", "test_softcap_errors_and_dtype",
+              "Checks only `cap <= 0`: a nan cap passes (nan <= 0 is False) and the result is all nan.",
+              ("not (math.isfinite(c) and c > 0)", "c <= 0"))
+wrong_softcap("none_means_zero_cap", "test_softcap_values",
+              "Treats cap=None as 'cap everything to 0' instead of 'no cap'.",
+              ("return x.copy()", "return np.zeros_like(x)"))
+wrong_softcap("always_float64", "test_softcap_errors_and_dtype",
+              "Converts everything to float64: float32 logits come back float64.",
+              ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
 
 # ---------------------------------------------------------------- softcap: right
 
@@ -121,9 +42,7 @@ def softcap_through_expm1(x, cap):
     """tanh(u) = sign(u) * -expm1(-2|u|) / (1 + exp(-2|u|)), which never overflows, times the cap."""
     import math
 
-    values = np.asarray(x)
-    if values.dtype.kind != "f":
-        values = values.astype(np.float64)
+    values = np.asarray(x) * 1.0  # a new array; integers become float64, float16 and float32 stay (NEP 50)
     if cap is None:
         return values
     if not (isinstance(cap, (int, float, np.number)) and math.isfinite(cap) and cap > 0):
@@ -150,109 +69,32 @@ def softcap_with_np_functions(x, cap):
 
 # ---------------------------------------------------------------- softcap_grad: wrong
 
+wrong_slope = mistakes(globals(), "05-softcap", "softcap_grad")
 
-@wrong("softcap_grad", caught_by="test_softcap_grad_values")
-def forgets_the_cap_inside(x, cap):
-    """1 - tanh(x)**2: the derivative of tanh at x, not at x / cap."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return 1 - np.tanh(x) ** 2
-
-
-@wrong("softcap_grad", caught_by="test_softcap_grad_values")
-def keeps_the_outer_cap(x, cap):
-    """cap * (1 - tanh(x / cap)**2): forgets that the inner 1 / cap cancels the outer cap."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    c = float(cap)
-    return c * (1 - np.tanh(x / c) ** 2)
-
-
-@wrong("softcap_grad", caught_by="test_softcap_grad_values")
-def forgets_the_square(x, cap):
-    """1 - tanh(x / cap): the square is missing."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return 1 - np.tanh(x / float(cap))
-
-
-@wrong("softcap_grad", caught_by="test_softcap_grad_values")
-def linearised(x, cap):
-    """1 - (x / cap)**2: replaces tanh by its argument (and goes negative past the cap)."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return 1 - (x / float(cap)) ** 2
-
-
-@wrong("softcap_grad", caught_by="test_softcap_grad_values")
-def hard_clip_gradient(x, cap):
-    """The gradient of a hard clip: 1 inside (-cap, cap), 0 outside."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return (np.abs(x) < float(cap)).astype(x.dtype)
-
-
-@wrong("softcap_grad", caught_by="test_softcap_grad_values")
-def sech_not_squared(x, cap):
-    """1 / cosh(x / cap): sech instead of sech**2."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    with np.errstate(over="ignore"):
-        return 1 / np.cosh(x / float(cap))
-
-
-@wrong("softcap_grad", caught_by="test_softcap_grad_errors_and_dtype")
-def accepts_a_zero_cap_grad(x, cap):
-    """Never checks the cap: cap = 0 returns nan or 0 silently."""
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    with np.errstate(all="ignore"):
-        return 1 - np.tanh(x / float(cap)) ** 2
-
-
-@wrong("softcap_grad", caught_by="test_softcap_grad_errors_and_dtype")
-def always_float64_grad(x, cap):
-    """Computes and returns float64 whatever the input dtype."""
-    x = np.asarray(x, dtype=np.float64)
-    if cap is None:
-        return np.ones_like(x)
-    if not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    return 1 - np.tanh(x / cap) ** 2
-
+wrong_slope("forgets_the_cap_inside", "test_softcap_grad_values",
+            "1 - tanh(x)**2: the derivative of tanh at x, not at x / cap.",
+            ("x.astype(wide) / c", "x.astype(wide)"))
+wrong_slope("keeps_the_outer_cap", "test_softcap_grad_values",
+            "cap * (1 - tanh(x / cap)**2): forgets that the inner 1 / cap cancels the outer cap.",
+            ("(1 - t * t)", "c * (1 - t * t)"))
+wrong_slope("forgets_the_square", "test_softcap_grad_values",
+            "1 - tanh(x / cap): the square is missing.",
+            ("(1 - t * t)", "(1 - t)"))
+wrong_slope("linearised", "test_softcap_grad_values",
+            "1 - (x / cap)**2: replaces tanh by its argument (and goes negative past the cap).",
+            ("np.tanh(x.astype(wide) / c)", "x.astype(wide) / c"))
+wrong_slope("hard_clip_gradient", "test_softcap_grad_values",
+            "The gradient of a hard clip: 1 inside (-cap, cap), 0 outside.",
+            ("(1 - t * t)", "(np.abs(x) < c)"))
+wrong_slope("sech_not_squared", "test_softcap_grad_values",
+            "1 / cosh(x / cap): sech instead of sech**2.",
+            ("(1 - t * t)", "(1 / np.cosh(x.astype(wide) / c))"))
+wrong_slope("accepts_a_zero_cap_grad", "test_softcap_grad_errors_and_dtype",
+            "Never checks the cap: cap = 0 returns nan or 0 silently.",
+            ("if not (math.isfinite(c) and c > 0):", "if False:"))
+wrong_slope("always_float64_grad", "test_softcap_grad_errors_and_dtype",
+            "Computes and returns float64 whatever the input dtype.",
+            ("np.asarray(x)", "np.asarray(x, dtype=np.float64)"))
 
 # ---------------------------------------------------------------- softcap_grad: right
 
@@ -290,195 +132,34 @@ def from_the_capped_output(x, cap):
 
 # ---------------------------------------------------------------- softcapped_cross_entropy: wrong
 
+wrong_loss = mistakes(globals(), "05-softcap", "softcapped_cross_entropy")
 
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_values")
-def forgets_the_cap(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """Computes the plain cross-entropy of the raw logits: the cap is validated but never applied."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError("unknown reduction")
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != ignore_index
-    if np.any((t[kept] < 0) | (t[kept] >= z.shape[1])):
-        raise ValueError("target out of range")
-    top = z.max(axis=1)
-    lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-    losses = np.where(kept, lse - z[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    return losses.sum() if reduction == "sum" else losses.sum() / kept.sum()
-
-
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_values")
-def caps_the_log_probabilities(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """Applies the cap after log-softmax, to the log-probabilities, instead of to the logits."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError("unknown reduction")
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != ignore_index
-    if np.any((t[kept] < 0) | (t[kept] >= z.shape[1])):
-        raise ValueError("target out of range")
-    top = z.max(axis=1, keepdims=True)
-    log_p = z - top - np.log(np.exp(z - top).sum(axis=1, keepdims=True))
-    if cap is not None:
-        log_p = cap * np.tanh(log_p / cap)
-    losses = np.where(kept, -log_p[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    return losses.sum() if reduction == "sum" else losses.sum() / kept.sum()
-
-
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_values")
-def tanh_times_cap_inside_the_loss(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """Caps with tanh(x) * cap instead of cap * tanh(x / cap)."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError("unknown reduction")
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    if cap is not None:
-        z = np.tanh(z) * cap
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != ignore_index
-    if np.any((t[kept] < 0) | (t[kept] >= z.shape[1])):
-        raise ValueError("target out of range")
-    top = z.max(axis=1)
-    lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-    losses = np.where(kept, lse - z[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    return losses.sum() if reduction == "sum" else losses.sum() / kept.sum()
-
-
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_values")
-def no_shift_in_the_log_sum_exp(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """log(sum(exp(z))) without the shift: fine with a cap, overflows without one."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError("unknown reduction")
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    if cap is not None:
-        z = cap * np.tanh(z / cap)
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != ignore_index
-    if np.any((t[kept] < 0) | (t[kept] >= z.shape[1])):
-        raise ValueError("target out of range")
-    with np.errstate(over="ignore"):
-        lse = np.log(np.exp(z).sum(axis=1))
-    losses = np.where(kept, lse - z[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    return losses.sum() if reduction == "sum" else losses.sum() / kept.sum()
-
-
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_ignore")
-def mean_over_every_row(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """Ignored rows count 0 but still count in the mean's denominator."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError("unknown reduction")
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    if cap is not None:
-        z = cap * np.tanh(z / cap)
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != ignore_index
-    if np.any((t[kept] < 0) | (t[kept] >= z.shape[1])):
-        raise ValueError("target out of range")
-    top = z.max(axis=1)
-    lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-    losses = np.where(kept, lse - z[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    return losses.sum() if reduction == "sum" else losses.mean()
-
-
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_ignore")
-def ignore_index_always_minus_100(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """Hard-codes -100 instead of using the ignore_index argument."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError("unknown reduction")
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    if cap is not None:
-        z = cap * np.tanh(z / cap)
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != -100
-    if np.any((t[kept] < 0) | (t[kept] >= z.shape[1])):
-        raise ValueError("target out of range")
-    top = z.max(axis=1)
-    lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-    losses = np.where(kept, lse - z[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    with np.errstate(invalid="ignore"):
-        return losses.sum() if reduction == "sum" else losses.sum() / kept.sum()
-
-
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_errors")
-def no_target_check(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """Indexes with the targets unchecked: 4 raises IndexError, -1 silently reads the last class."""
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError("unknown reduction")
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    if cap is not None:
-        z = cap * np.tanh(z / cap)
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != ignore_index
-    top = z.max(axis=1)
-    lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-    losses = np.where(kept, lse - z[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    with np.errstate(invalid="ignore"):
-        return losses.sum() if reduction == "sum" else losses.sum() / kept.sum()
-
-
-@wrong("softcapped_cross_entropy", caught_by="test_softcapped_cross_entropy_errors")
-def unknown_reduction_means_mean(logits, targets, cap, ignore_index=-100, reduction="mean"):
-    """Any reduction other than 'sum' and 'none' silently becomes 'mean'."""
-    if cap is not None and not (np.isfinite(cap) and cap > 0):
-        raise ValueError("cap must be positive")
-    z = np.atleast_2d(np.asarray(logits, dtype=np.float64))
-    if cap is not None:
-        z = cap * np.tanh(z / cap)
-    t = np.atleast_1d(np.asarray(targets))
-    if t.shape != z.shape[:1]:
-        raise ValueError("shape mismatch")
-    kept = t != ignore_index
-    if np.any((t[kept] < 0) | (t[kept] >= z.shape[1])):
-        raise ValueError("target out of range")
-    top = z.max(axis=1)
-    lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-    losses = np.where(kept, lse - z[np.arange(len(t)), np.where(kept, t, 0)], 0.0)
-    if reduction == "none":
-        return losses if np.ndim(logits) == 2 else losses[0]
-    with np.errstate(invalid="ignore"):
-        return losses.sum() if reduction == "sum" else losses.sum() / kept.sum()
-
+wrong_loss("forgets_the_cap", "test_softcapped_cross_entropy_values",
+           "Computes the plain cross-entropy of the raw logits: the cap is validated but never applied.",
+           ("capped = softcap(logits, cap)", "softcap(logits, cap)\n    capped = logits"))
+wrong_loss("caps_the_log_probabilities", "test_softcapped_cross_entropy_values",
+           "Applies the cap after log-softmax, to the log-probabilities, instead of to the logits.",
+           ("capped = softcap(logits, cap)", "capped = logits"),
+           ("log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))",
+            "log_probs = softcap(shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True)), cap)"))
+wrong_loss("tanh_times_cap_inside_the_loss", "test_softcapped_cross_entropy_values",
+           "Caps with tanh(x) * cap instead of cap * tanh(x / cap).",
+           ("capped = softcap(logits, cap)", "capped = logits if cap is None else np.tanh(logits) * cap"))
+wrong_loss("no_shift_in_the_log_sum_exp", "test_softcapped_cross_entropy_values",
+           "log(sum(exp(z))) without the shift: fine with a cap, overflows without one.",
+           ("capped - np.max(capped, axis=-1, keepdims=True)", "capped"))
+wrong_loss("mean_over_every_row", "test_softcapped_cross_entropy_ignore",
+           "Ignored rows count 0 but still count in the mean's denominator.",
+           ("np.sum(losses) / capped.dtype.type(np.sum(valid))", "np.mean(losses)"))
+wrong_loss("ignore_index_always_minus_100", "test_softcapped_cross_entropy_ignore",
+           "Hard-codes -100 instead of using the ignore_index argument.",
+           ("valid = targets != ignore_index", "valid = targets != -100"))
+wrong_loss("no_target_check", "test_softcapped_cross_entropy_errors",
+           "Indexes with the targets unchecked: 4 raises IndexError, -1 silently reads the last class.",
+           ("if np.any(bad):", "if False:"))
+wrong_loss("unknown_reduction_means_mean", "test_softcapped_cross_entropy_errors",
+           "Any reduction other than 'sum' and 'none' silently becomes 'mean'.",
+           ('if reduction not in ("mean", "sum", "none"):', "if False:"))
 
 # ---------------------------------------------------------------- softcapped_cross_entropy: right
 
@@ -554,91 +235,32 @@ def row_by_row_in_python(logits, targets, cap, ignore_index=-100, reduction="mea
 
 # ---------------------------------------------------------------- logit_softcap_from_env: wrong
 
+wrong_env = mistakes(globals(), "05-softcap", "logit_softcap_from_env")
 
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_values")
-def returns_the_string(default=30.0):
-    """Returns the variable's text ('15') instead of the number 15.0."""
-    import os
-
-    value = os.environ.get("LOGIT_SOFTCAP", default)
-    if float(value) <= 0 or float(value) != float(value) or float(value) == float("inf"):
-        raise ValueError("logit_softcap must be positive")
-    return value
-
-
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_values")
-def ignores_the_environment(default=30.0):
-    """Always returns the default: the variable is never read."""
-    value = float(default)
-    if not (value > 0 and value != float("inf")):
-        raise ValueError("logit_softcap must be positive")
-    return value
-
-
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_values")
-def parses_with_int(default=30.0):
-    """int() instead of float(): '2.5' is rejected."""
-    import os
-
-    text = os.environ.get("LOGIT_SOFTCAP")
-    value = float(default) if text is None else float(int(text))
-    if not (value > 0 and value != float("inf")):
-        raise ValueError("logit_softcap must be positive")
-    return value
-
-
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_values")
-def ignores_the_default_argument(default=30.0):
-    """Falls back to 30.0 whatever `default` says."""
-    import os
-
-    value = float(os.environ.get("LOGIT_SOFTCAP", 30.0))
-    if not (value > 0 and value != float("inf")):
-        raise ValueError("logit_softcap must be positive")
-    return value
-
-
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_values")
-def reads_the_wrong_variable(default=30.0):
-    """Reads SOFTCAP instead of LOGIT_SOFTCAP."""
-    import os
-
-    value = float(os.environ.get("SOFTCAP", default))
-    if not (value > 0 and value != float("inf")):
-        raise ValueError("logit_softcap must be positive")
-    return value
-
-
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_errors")
-def accepts_zero(default=30.0):
-    """Never checks the value: LOGIT_SOFTCAP=0 is returned, and the softcap would divide by 0."""
-    import os
-
-    return float(os.environ.get("LOGIT_SOFTCAP", default))
-
-
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_errors")
-def lets_nan_and_inf_through_env(default=30.0):
-    """Checks only `value <= 0` (as parameter-golf does): nan and inf pass."""
-    import os
-
-    value = float(os.environ.get("LOGIT_SOFTCAP", default))
-    if value <= 0:
-        raise ValueError(f"logit_softcap must be positive, got {value}")
-    return value
-
-
-@wrong("logit_softcap_from_env", caught_by="test_logit_softcap_from_env_errors")
-def unhelpful_message(default=30.0):
-    """Raises, but with a message that does not say what is wrong."""
-    import math
-    import os
-
-    value = float(os.environ.get("LOGIT_SOFTCAP", default))
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError("invalid configuration")
-    return value
-
+wrong_env("returns_the_string", "test_logit_softcap_from_env_values",
+          "Returns the variable's text ('15') instead of the number 15.0.",
+          ("return value", "return value if text is None else text"))
+wrong_env("ignores_the_environment", "test_logit_softcap_from_env_values",
+          "Always returns the default: the variable is never read.",
+          ('os.environ.get("LOGIT_SOFTCAP")', "None"))
+wrong_env("parses_with_int", "test_logit_softcap_from_env_values",
+          "int() instead of float(): '2.5' is rejected.",
+          ("float(text)", "float(int(text))"))
+wrong_env("ignores_the_default_argument", "test_logit_softcap_from_env_values",
+          "Falls back to 30.0 whatever `default` says.",
+          ("value = float(default)", "value = 30.0"))
+wrong_env("reads_the_wrong_variable", "test_logit_softcap_from_env_values",
+          "Reads SOFTCAP instead of LOGIT_SOFTCAP.",
+          ('os.environ.get("LOGIT_SOFTCAP")', 'os.environ.get("SOFTCAP")'))
+wrong_env("accepts_zero", "test_logit_softcap_from_env_errors",
+          "Never checks the value: LOGIT_SOFTCAP=0 is returned, and the softcap would divide by 0.",
+          ("if not (math.isfinite(value) and value > 0):", "if False:"))
+wrong_env("lets_nan_and_inf_through_env", "test_logit_softcap_from_env_errors",
+          "Checks only `value <= 0` (as parameter-golf does): nan and inf pass.",
+          ("not (math.isfinite(value) and value > 0)", "value <= 0"))
+wrong_env("unhelpful_message", "test_logit_softcap_from_env_errors",
+          "Raises, but with a message that does not say what is wrong.",
+          ('f"logit_softcap must be positive (and finite), got {value}"', '"invalid configuration"'))
 
 # ---------------------------------------------------------------- logit_softcap_from_env: right
 

@@ -1,64 +1,49 @@
 """Mutant table of 06-softcap-gpu: how the softcapped loss, its hand-written backward and the chunked fused loss
 go wrong in PyTorch, and correct versions written unlike the reference.
 
-Most wrong entries are the reference answer with one deliberate mistake, made by replacing one exact piece of
-its text (``_mistake`` checks that the piece is there, so a change of the reference cannot silently turn a
-mutant into a copy of it). Whole wrong versions and the correct alternatives are written out as functions.
+Most wrong entries are the reference answer with one deliberate mistake, made by replacing exact pieces of its
+text; two wrong versions unlike the reference, and the correct alternatives, are written out as functions.
 The notebook's imports (``math``, ``torch``, ``F``) are all an entry may rely on.
 """
 
-import grading
-from mutants import right, wrong, wrong_source
-
-ASSIGNMENT = "06-softcap-gpu"
-_REFERENCE = grading.solution_sources(ASSIGNMENT)
-
-
-def _mistake(target, name, caught_by, why, *edits):
-    source = _REFERENCE[target]
-    for old, new in edits:
-        if source.count(old) != 1:
-            raise ValueError(f"{name}: {old!r} occurs {source.count(old)} times in the reference {target}")
-        source = source.replace(old, new)
-    wrong_source(globals(), target, name, source, caught_by, why)
-
+from mutants import mistakes, right, wrong
 
 # ---------------------------------------------------------------- softcap_cross_entropy: wrong
 
-SCE = "softcap_cross_entropy"
+wrong_sce = mistakes(globals(), "06-softcap-gpu", "softcap_cross_entropy")
 
-_mistake(SCE, "backward_with_tanh_of_raw_logits", "test_softcap_cross_entropy_grad",
-         "Uses 1 - tanh(x) ** 2 for the softcap's derivative: the derivative of tanh(x), not of cap * tanh(x / cap).",
-         ("ctx.save_for_backward(capped, safe, keep, count)", "ctx.save_for_backward(capped, safe, keep, count, raw)"),
-         ("capped, safe, keep, count = ctx.saved_tensors", "capped, safe, keep, count, raw = ctx.saved_tensors"),
-         ("grad *= 1.0 - (capped / cap) ** 2", "grad *= 1.0 - torch.tanh(raw.to(grad.dtype)) ** 2"))
-_mistake(SCE, "gradient_divided_by_all_rows", "test_softcap_cross_entropy_ignore_index",
-         "Divides the gradient by the number of rows instead of the number of valid targets.",
-         ("(grad_loss / count)", "(grad_loss / keep.shape[0])"))
-_mistake(SCE, "gradient_not_averaged", "test_softcap_cross_entropy_grad",
-         "Forgets to divide the gradient by the number of valid targets: the gradient of the sum, not the mean.",
-         ("(grad_loss / count)", "grad_loss"))
-_mistake(SCE, "loss_in_input_dtype", "test_softcap_cross_entropy_dtypes",
-         "Computes the softcap and the loss in the logits' dtype: a bfloat16 loss.",
-         ("wide = torch.float64 if raw.dtype == torch.float64 else torch.float32", "wide = raw.dtype"))
-_mistake(SCE, "ignored_rows_not_zeroed", "test_softcap_cross_entropy_ignore_index",
-         "Leaves softmax - onehot(0) in the gradient of the rows whose target is ignore_index.",
-         ("grad = torch.where(keep[:, None], grad * (grad_loss / count), 0.0)", "grad = grad * (grad_loss / count)"))
-_mistake(SCE, "ignores_grad_loss", "test_softcap_cross_entropy_grad",
-         "Does not multiply by the incoming gradient grad_loss (wrong as soon as the loss is scaled).",
-         ("(grad_loss / count)", "(1.0 / count)"))
-_mistake(SCE, "no_softcap_derivative", "test_softcap_cross_entropy_grad",
-         "Returns softmax - onehot without the softcap's derivative 1 - (s / cap) ** 2.",
-         ("grad *= 1.0 - (capped / cap) ** 2", "pass"))
-_mistake(SCE, "no_cap_check", "test_softcap_cross_entropy_errors",
-         "Accepts cap <= 0, inf and nan, and returns nonsense instead of raising.",
-         ("if not (math.isfinite(cap) and cap > 0):", "if False:"))
-_mistake(SCE, "negative_targets_accepted", "test_softcap_cross_entropy_errors",
-         "Checks only targets >= V: a target of -1 silently picks the last logit.",
-         ("((targets < 0) | (targets >= vocab))", "(targets >= vocab)"))
+wrong_sce("backward_with_tanh_of_raw_logits", "test_softcap_cross_entropy_grad",
+          "Uses 1 - tanh(x) ** 2 for the softcap's derivative: the derivative of tanh(x), not of cap * tanh(x / cap).",
+          ("ctx.save_for_backward(capped, safe, keep, count)", "ctx.save_for_backward(capped, safe, keep, count, raw)"),
+          ("capped, safe, keep, count = ctx.saved_tensors", "capped, safe, keep, count, raw = ctx.saved_tensors"),
+          ("grad *= 1.0 - (capped / cap) ** 2", "grad *= 1.0 - torch.tanh(raw.to(grad.dtype)) ** 2"))
+wrong_sce("gradient_divided_by_all_rows", "test_softcap_cross_entropy_ignore_index",
+          "Divides the gradient by the number of rows instead of the number of valid targets.",
+          ("(grad_loss / count)", "(grad_loss / keep.shape[0])"))
+wrong_sce("gradient_not_averaged", "test_softcap_cross_entropy_grad",
+          "Forgets to divide the gradient by the number of valid targets: the gradient of the sum, not the mean.",
+          ("(grad_loss / count)", "grad_loss"))
+wrong_sce("loss_in_input_dtype", "test_softcap_cross_entropy_dtypes",
+          "Computes the softcap and the loss in the logits' dtype: a bfloat16 loss.",
+          ("wide = torch.float64 if raw.dtype == torch.float64 else torch.float32", "wide = raw.dtype"))
+wrong_sce("ignored_rows_not_zeroed", "test_softcap_cross_entropy_ignore_index",
+          "Leaves softmax - onehot(0) in the gradient of the rows whose target is ignore_index.",
+          ("grad = torch.where(keep[:, None], grad * (grad_loss / count), 0.0)", "grad = grad * (grad_loss / count)"))
+wrong_sce("ignores_grad_loss", "test_softcap_cross_entropy_grad",
+          "Does not multiply by the incoming gradient grad_loss (wrong as soon as the loss is scaled).",
+          ("(grad_loss / count)", "(1.0 / count)"))
+wrong_sce("no_softcap_derivative", "test_softcap_cross_entropy_grad",
+          "Returns softmax - onehot without the softcap's derivative 1 - (s / cap) ** 2.",
+          ("grad *= 1.0 - (capped / cap) ** 2", "pass"))
+wrong_sce("no_cap_check", "test_softcap_cross_entropy_errors",
+          "Accepts cap <= 0, inf and nan, and returns nonsense instead of raising.",
+          ("if not (math.isfinite(cap) and cap > 0):", "if False:"))
+wrong_sce("negative_targets_accepted", "test_softcap_cross_entropy_errors",
+          "Checks only targets >= V: a target of -1 silently picks the last logit.",
+          ("((targets < 0) | (targets >= vocab))", "(targets >= vocab)"))
 
 
-@wrong(SCE, caught_by="test_softcap_cross_entropy_grad")
+@wrong("softcap_cross_entropy", caught_by="test_softcap_cross_entropy_grad")
 def plain_autograd_no_function(logits, targets, cap, ignore_index=-100):
     """The plain formula, differentiated by autograd: right numbers, but no hand-written autograd.Function."""
     if not isinstance(cap, (int, float)) or not math.isfinite(cap) or cap <= 0:
@@ -77,7 +62,7 @@ def plain_autograd_no_function(logits, targets, cap, ignore_index=-100):
 # ---------------------------------------------------------------- softcap_cross_entropy: right
 
 
-@right(SCE)
+@right("softcap_cross_entropy")
 def function_saving_tanh_with_one_hot(logits, targets, cap, ignore_index=-100):
     """Saves tanh(x / cap) instead of s, forward through F.cross_entropy, backward with F.one_hot."""
 
@@ -114,7 +99,7 @@ def function_saving_tanh_with_one_hot(logits, targets, cap, ignore_index=-100):
     return CappedCE.apply(logits, targets)
 
 
-@right(SCE)
+@right("softcap_cross_entropy")
 def function_recomputing_from_raw_logits(logits, targets, cap, ignore_index=-100):
     """Saves the raw logits and recomputes the softcap in backward; loss via log_softmax and a masked mean."""
     if cap is None or isinstance(cap, bool) or not math.isfinite(float(cap)) or float(cap) <= 0:
@@ -153,41 +138,51 @@ def function_recomputing_from_raw_logits(logits, targets, cap, ignore_index=-100
 
 # ---------------------------------------------------------------- chunked_linear_softcap_cross_entropy: wrong
 
-CHUNKED = "chunked_linear_softcap_cross_entropy"
+wrong_chunked = mistakes(globals(), "06-softcap-gpu", "chunked_linear_softcap_cross_entropy")
 
-_mistake(CHUNKED, "materialises_the_full_logits", "test_chunked_linear_softcap_cross_entropy_memory",
-         "Computes hidden @ weight.T for all N rows up front and only chunks the softcap and the loss.",
-         ("for start in range(0, h_all.shape[0], chunk_size):", "full = h_all @ w.T\n            for start in range(0, h_all.shape[0], chunk_size):"),
-         ("th = (h @ w.T).to(wide)", "th = full[start:start + chunk_size].to(wide).clone()"))
-_mistake(CHUNKED, "skips_the_last_partial_chunk", "test_chunked_linear_softcap_cross_entropy_partial_chunks",
-         "Loops only over full chunks: the rows of a last, shorter chunk (and N < chunk_size) are left out.",
-         ("range(0, h_all.shape[0], chunk_size)", "range(0, h_all.shape[0] - chunk_size + 1, chunk_size)"))
-_mistake(CHUNKED, "weight_gradient_not_accumulated", "test_chunked_linear_softcap_cross_entropy_values",
-         "Overwrites the weight's gradient with each chunk's instead of adding them up: only the last chunk counts.",
-         ("grad_w.addmm_(probs.T, h.to(wide).masked_fill(~keep[:, None], 0.0))", "grad_w = probs.T @ h.to(wide)"))
-_mistake(CHUNKED, "ignored_rows_not_zeroed", "test_chunked_linear_softcap_cross_entropy_ignore_index",
-         "Leaves the gradient of the rows whose target is ignore_index in place.",
-         ("probs.masked_fill_(~keep[:, None], 0.0)", "pass"),
-         ("h.to(wide).masked_fill(~keep[:, None], 0.0)", "h.to(wide)"))
-_mistake(CHUNKED, "gradient_divided_by_all_rows", "test_chunked_linear_softcap_cross_entropy_ignore_index",
-         "Scales the gradients by 1 / N instead of 1 / (number of valid targets).",
-         ("probs.mul_(th.mul_(th).neg_().add_(1.0)).mul_(scale)", "probs.mul_(th.mul_(th).neg_().add_(1.0)).mul_(1.0 / h_all.shape[0])"))
-_mistake(CHUNKED, "loss_in_input_dtype", "test_chunked_linear_softcap_cross_entropy_dtypes",
-         "Computes the chunk logits, the softcap and the loss in the input dtype: a bfloat16 loss.",
-         ("wide = torch.float64 if h_all.dtype == torch.float64 else torch.float32", "wide = h_all.dtype"))
-_mistake(CHUNKED, "backward_with_tanh_of_raw_logits", "test_chunked_linear_softcap_cross_entropy_values",
-         "Uses 1 - tanh(z) ** 2 instead of 1 - tanh(z / cap) ** 2 for the softcap's derivative.",
-         ("probs.mul_(th.mul_(th).neg_().add_(1.0))", "probs.mul_(1.0 - torch.tanh((h @ w.T).to(wide)) ** 2)"))
-_mistake(CHUNKED, "ignores_grad_loss", "test_chunked_linear_softcap_cross_entropy_values",
-         "Returns the kept gradients without multiplying them by grad_loss (wrong as soon as the loss is scaled).",
-         ("return grad_h * grad_loss.to(grad_h.dtype), (grad_w * grad_loss).to(weight_dtype)",
-          "return grad_h, grad_w.to(weight_dtype)"))
-_mistake(CHUNKED, "no_chunk_size_check", "test_chunked_linear_softcap_cross_entropy_errors",
-         "Does not check chunk_size: 0 makes range() fail with an unrelated message, a negative size computes nothing.",
-         ("if chunk_size < 1:", "if False:"))
+wrong_chunked("materialises_the_full_logits", "test_chunked_linear_softcap_cross_entropy_memory",
+              "Computes hidden @ weight.T for all N rows up front and only chunks the softcap and the loss.",
+              ("for start in range(0, h_all.shape[0], chunk_size):",
+               "full = h_all @ w.T\n            for start in range(0, h_all.shape[0], chunk_size):"),
+              ("th = (h @ w.T).to(wide)", "th = full[start:start + chunk_size].to(wide).clone()"))
+wrong_chunked("skips_the_last_partial_chunk", "test_chunked_linear_softcap_cross_entropy_partial_chunks",
+              "Loops only over full chunks: the rows of a last, shorter chunk (and N < chunk_size) are left out.",
+              ("range(0, h_all.shape[0], chunk_size)", "range(0, h_all.shape[0] - chunk_size + 1, chunk_size)"))
+wrong_chunked("weight_gradient_not_accumulated", "test_chunked_linear_softcap_cross_entropy_values",
+              "Overwrites the weight's gradient with each chunk's instead of adding them up: only the last chunk "
+              "counts.",
+              ("grad_w.addmm_(probs.T, h.to(wide).masked_fill(~keep[:, None], 0.0))", "grad_w = probs.T @ h.to(wide)"))
+wrong_chunked("ignored_rows_not_zeroed", "test_chunked_linear_softcap_cross_entropy_ignore_index",
+              "Leaves the gradient of the rows whose target is ignore_index in place.",
+              ("probs.masked_fill_(~keep[:, None], 0.0)", "pass"),
+              ("h.to(wide).masked_fill(~keep[:, None], 0.0)", "h.to(wide)"))
+wrong_chunked("gradient_divided_by_all_rows", "test_chunked_linear_softcap_cross_entropy_ignore_index",
+              "Scales the gradients by 1 / N instead of 1 / (number of valid targets).",
+              (".mul_(scale)", ".mul_(1.0 / h_all.shape[0])"))
+wrong_chunked("loss_in_input_dtype", "test_chunked_linear_softcap_cross_entropy_dtypes",
+              "Computes the chunk logits, the softcap and the loss in the input dtype: a bfloat16 loss.",
+              ("wide = torch.float64 if h_all.dtype == torch.float64 else torch.float32", "wide = h_all.dtype"))
+wrong_chunked("backward_with_tanh_of_raw_logits", "test_chunked_linear_softcap_cross_entropy_values",
+              "Uses 1 - tanh(z) ** 2 instead of 1 - tanh(z / cap) ** 2 for the softcap's derivative.",
+              ("probs.mul_(th.mul_(th).neg_().add_(1.0))", "probs.mul_(1.0 - torch.tanh((h @ w.T).to(wide)) ** 2)"))
+wrong_chunked("ignores_grad_loss", "test_chunked_linear_softcap_cross_entropy_values",
+              "Returns the kept gradients without multiplying them by grad_loss (wrong as soon as the loss is scaled).",
+              ("return grad_h * grad_loss.to(grad_h.dtype), (grad_w * grad_loss).to(weight_dtype)",
+               "return grad_h, grad_w.to(weight_dtype)"))
+wrong_chunked("no_chunk_size_check", "test_chunked_linear_softcap_cross_entropy_errors",
+              "Does not check chunk_size: 0 makes range() fail with an unrelated message, a negative size computes "
+              "nothing.",
+              ("if chunk_size < 1:", "if False:"))
+wrong_chunked("weight_gradient_accumulated_in_low_precision", "test_chunked_linear_softcap_cross_entropy_accumulation",
+              "Adds every chunk's weight gradient into a tensor of the weight's own dtype: in bfloat16 or float16 each "
+              "addition rounds the running sum again, instead of one rounding of a float32 sum at the end.",
+              ("grad_w = torch.zeros(w.shape, dtype=wide, device=w.device)",
+               "grad_w = torch.zeros(w.shape, dtype=w.dtype, device=w.device)"),
+              ("grad_w.addmm_(probs.T, h.to(wide).masked_fill(~keep[:, None], 0.0))",
+               "grad_w += (probs.T @ h.to(wide).masked_fill(~keep[:, None], 0.0)).to(w.dtype)"))
 
 
-@wrong(CHUNKED, caught_by="test_chunked_linear_softcap_cross_entropy_memory")
+@wrong("chunked_linear_softcap_cross_entropy", caught_by="test_chunked_linear_softcap_cross_entropy_memory")
 def autograd_through_chunks(hidden, weight, targets, cap, chunk_size=1024, ignore_index=-100):
     """Loops over chunks of the plain formula and lets autograd differentiate the sum: autograd keeps every
     chunk's logits, tanh and log-softmax for the backward pass, so the whole (N, V) is held after all."""
@@ -212,7 +207,7 @@ def autograd_through_chunks(hidden, weight, targets, cap, chunk_size=1024, ignor
 # ---------------------------------------------------------------- chunked_linear_softcap_cross_entropy: right
 
 
-@right(CHUNKED)
+@right("chunked_linear_softcap_cross_entropy")
 def recompute_in_backward(hidden, weight, targets, cap, chunk_size=1024, ignore_index=-100):
     """Cut Cross-Entropy's way: forward keeps only each row's log-sum-exp; backward recomputes every chunk."""
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
@@ -260,10 +255,11 @@ def recompute_in_backward(hidden, weight, targets, cap, chunk_size=1024, ignore_
     return Fused.apply(hidden, weight)
 
 
-@right(CHUNKED)
+@right("chunked_linear_softcap_cross_entropy")
 def checkpointed_chunks(hidden, weight, targets, cap, chunk_size=1024, ignore_index=-100):
     """The plain formula per chunk under torch.utils.checkpoint: autograd keeps only the chunk's inputs and
-    recomputes its logits in backward, one chunk at a time."""
+    recomputes its logits in backward, one chunk at a time. The chunks use a float32 (float64) copy of the weight,
+    so that autograd adds up the weight's gradient over the chunks in that dtype and rounds it to the weight's once."""
     from torch.utils.checkpoint import checkpoint
 
     if type(chunk_size) is not int or chunk_size < 1:
@@ -278,10 +274,11 @@ def checkpointed_chunks(hidden, weight, targets, cap, chunk_size=1024, ignore_in
     up = torch.float64 if hidden.dtype == torch.float64 else torch.float32
 
     def chunk_loss_sum(h, w, y):
-        s = cap * torch.tanh((h @ w.T).to(up) / cap)
+        s = cap * torch.tanh((h.to(up) @ w.T) / cap)
         return F.cross_entropy(s, y, ignore_index=ignore_index, reduction="sum")
 
-    total = sum(checkpoint(chunk_loss_sum, hidden[i:i + chunk_size], weight, targets[i:i + chunk_size],
+    wide_weight = weight.to(up)
+    total = sum(checkpoint(chunk_loss_sum, hidden[i:i + chunk_size], wide_weight, targets[i:i + chunk_size],
                            use_reentrant=False)
                 for i in range(0, hidden.shape[0], chunk_size))
     return total / valid.sum()
