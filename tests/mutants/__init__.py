@@ -68,17 +68,28 @@ def mistakes(namespace, assignment, target):
     reference = solution_sources(assignment)[target]
 
     def mistake(name, caught_by, why, *edits):
-        if not edits:
-            raise ValueError(f"{assignment} {target}/{name}: a mistake needs at least one edit")
-        source = reference
-        for old, new in edits:
-            if source.count(old) != 1:
-                raise ValueError(f"{assignment} {target}/{name}: {old!r} occurs {source.count(old)} times in the "
-                                 f"reference answer (solutions/{assignment}), not exactly once")
-            source = source.replace(old, new)
+        source = _edited(reference, edits, f"{assignment} {target}/{name}", f"the reference answer (solutions/{assignment})")
         wrong_source(namespace, target, name, source, caught_by, why)
 
     return mistake
+
+
+def _edited(source, edits, who, what):
+    """``source`` with each ``(old, new)`` edit made in turn; each ``old`` must occur exactly once."""
+    if not edits:
+        raise ValueError(f"{who}: at least one edit is needed")
+    for old, new in edits:
+        if source.count(old) != 1:
+            raise ValueError(f"{who}: {old!r} occurs {source.count(old)} times in {what}, not exactly once")
+        source = source.replace(old, new)
+    return source
+
+
+def right_variant(namespace, target, name, base, why, *edits):
+    """A correct version made from the right entry ``base`` of the same table by ``(old, new)`` edits."""
+    original = next(e for e in namespace["ENTRIES"] if e.kind == "right" and e.name == base)
+    _register(namespace, Entry("right", target, name, _edited(original.source, edits, f"{target}/{name}", base), "",
+                               why))
 
 
 def module_name(assignment):

@@ -172,3 +172,23 @@ wrong_source(globals(), "predict_naive_float32", "predicts_the_stable_answer",
 wrong_source(globals(), "predict_naive_float32", "predicts_all_nan",
              "predicted_naive_float32 = [float('nan')] * 5",
              "test_predict_naive_float32", "Thinks one overflow makes every entry NaN (finite / inf is 0).")
+
+# ---------------------------------------------------------------- written outside the project
+# Correct versions written by a helper acting as a student who never saw the reference (other formulas,
+# library calls and dtype handling): each must get full marks.
+
+
+
+@right("stable_softmax")
+def stable_half_in_float32(x, axis=-1):
+    """Computes float16 input in float32 and casts back (more accurate); moveaxis formulation."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    work = x.astype(np.float32) if x.dtype == np.float16 else x
+    with np.errstate(invalid="ignore"):
+        moved = np.moveaxis(work, axis, -1)
+        shifted = moved - moved.max(axis=-1)[..., None]
+        e = np.exp(shifted)
+        out = e / e.sum(axis=-1)[..., None]
+    return np.moveaxis(out, -1, axis).astype(x.dtype)

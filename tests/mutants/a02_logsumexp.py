@@ -173,3 +173,68 @@ def log_softmax_via_scipy_with_nan_rows(x, axis=-1):
         top = np.max(array, axis=axis, keepdims=True)
     bad = np.isnan(top) | np.isinf(top)
     return np.where(bad, np.array(np.nan, dtype=array.dtype), out)
+
+# ---------------------------------------------------------------- written outside the project
+# Correct versions written by a helper acting as a student who never saw the reference (other formulas,
+# library calls and dtype handling): each must get full marks.
+
+
+@right("log_softmax")
+def ls_x_minus_lse_masked(x, axis=-1):
+    """x - logsumexp(x) (safe-shifted LSE), slices with a non-finite max set to NaN as torch does."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    finite = np.isfinite(m)
+    shift = np.where(finite, m, 0)
+    with np.errstate(all="ignore"):
+        lse = shift + np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True))
+        out = x - lse
+    return np.where(finite, out, np.nan).astype(x.dtype, copy=False)
+
+
+@right("logsumexp")
+def lse_logaddexp_reduce(x, axis=-1, keepdims=False):
+    """np.logaddexp.reduce along the axis (pairwise-stable, handles infinities itself)."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        return np.logaddexp.reduce(x, axis=axis, keepdims=keepdims)
+
+
+@right("logsumexp")
+def lse_log1p_excluding_max(x, axis=-1, keepdims=False):
+    """m + log1p(sum of exp(x - m) over all but one maximal entry): more accurate near m."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    xm = np.moveaxis(x, axis, -1)
+    m = xm.max(axis=-1, keepdims=True)
+    safe = np.where(np.isfinite(m), m, 0).astype(x.dtype)
+    with np.errstate(all="ignore"):
+        e = np.exp(xm - safe)
+        idx = np.argmax(xm, axis=-1)[..., None]
+        np.put_along_axis(e, idx, 0, axis=-1)
+        # the maximal entry contributes exp(m - safe): 1 when m is finite
+        top = np.exp(m - safe)
+        rest = e.sum(axis=-1, keepdims=True)
+        out = np.where(np.isfinite(m) & (top == 1), safe + np.log1p(rest), safe + np.log(top + rest))
+        # NaN anywhere in the slice -> NaN
+        out = np.where(np.isnan(xm).any(axis=-1, keepdims=True), np.nan, out)
+    out = np.moveaxis(out, -1, axis)
+    if not keepdims:
+        out = np.squeeze(out, axis=axis)
+    return out.astype(x.dtype, copy=False)
+
+
+@right("log_softmax")
+def ls_logaddexp_shifted(x, axis=-1):
+    """(x - m) - logaddexp.reduce(x - m): the shifted logits normalised by a logaddexp reduction."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        z = x - x.max(axis=axis, keepdims=True)
+        return z - np.logaddexp.reduce(z, axis=axis, keepdims=True)

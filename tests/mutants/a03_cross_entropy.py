@@ -204,3 +204,77 @@ def grad_row_by_row(logits, targets, ignore_index=-100):
         grad[i, label] -= 1
         grad[i] /= count
     return grad.reshape(scores.shape)
+
+# ---------------------------------------------------------------- written outside the project
+# Correct versions written by a helper acting as a student who never saw the reference (other formulas,
+# library calls and dtype handling): each must get full marks.
+
+
+
+@right("cross_entropy")
+def ce_row_loop(logits, targets, ignore_index=-100, reduction="mean"):
+    """A Python loop over the rows, each row's -log_softmax[y] computed from the shifted row."""
+    x = np.asarray(logits)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    t = np.asarray(targets)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise ValueError("targets must be integers")
+    if x.ndim == 1 and t.ndim == 0:
+        rows, tt = x[None, :], t[None]
+    elif x.ndim == 2 and t.ndim == 1 and t.shape[0] == x.shape[0]:
+        rows, tt = x, t
+    else:
+        raise ValueError(f"logits of shape {x.shape} do not fit targets of shape {t.shape}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"invalid reduction {reduction!r}")
+    K = rows.shape[1]
+    losses = np.zeros(rows.shape[0], dtype=x.dtype)
+    n = 0
+    for i in range(rows.shape[0]):
+        y = int(tt[i])
+        if y == ignore_index:
+            continue
+        if not 0 <= y < K:
+            raise ValueError(f"target {y} is out of range for {K} classes")
+        row = rows[i]
+        with np.errstate(all="ignore"):
+            z = row - row.max()
+            losses[i] = np.log(np.exp(z).sum()) - z[y]
+        n += 1
+    if reduction == "none":
+        return losses[0] if x.ndim == 1 else losses
+    if reduction == "sum":
+        return losses.sum()
+    with np.errstate(all="ignore"):
+        return np.divide(losses.sum(), n, dtype=x.dtype) if n else x.dtype.type(np.nan)
+
+
+@right("cross_entropy_grad")
+def grad_row_loop(logits, targets, ignore_index=-100):
+    """Python loop over the valid rows, float16 computed in float32 then cast back."""
+    x = np.asarray(logits)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    out_dtype = x.dtype
+    w = x.astype(np.float32) if x.dtype == np.float16 else x
+    t = np.asarray(targets)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise ValueError("targets must be integer class indices")
+    if w.ndim not in (1, 2) or t.shape != w.shape[:-1]:
+        raise ValueError(f"bad shape: logits {w.shape}, targets {t.shape}")
+    W = np.atleast_2d(w)
+    T = np.atleast_1d(t)
+    K = W.shape[1]
+    valid = [i for i in range(len(T)) if int(T[i]) != ignore_index]
+    for i in valid:
+        if not 0 <= int(T[i]) < K:
+            raise ValueError(f"target {int(T[i])} out of range")
+    g = np.zeros_like(W)
+    for i in valid:
+        with np.errstate(all="ignore"):
+            e = np.exp(W[i] - W[i].max())
+            g[i] = e / e.sum()
+        g[i, int(T[i])] -= 1
+        g[i] /= len(valid)
+    return g.reshape(w.shape).astype(out_dtype)

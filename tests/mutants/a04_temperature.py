@@ -210,3 +210,64 @@ def gumbel_on_log_probabilities_letting_numpy_warn(logits, temperature, rng):
     p = np.exp(z - z.max())
     p = p / p.sum()
     return int(np.argmax(np.log(p) + rng.gumbel(size=p.shape)))
+
+# ---------------------------------------------------------------- written outside the project
+# Correct versions written by a helper acting as a student who never saw the reference (other formulas,
+# library calls and dtype handling): each must get full marks.
+
+
+@right("softmax_with_temperature")
+def swt_exp_minus_lse(x, temperature, axis=-1):
+    """exp(z - logsumexp(z)) with z = x / T and a max-shifted log-sum-exp."""
+    T = float(temperature)
+    if not (T > 0 and T != math.inf):  # also false for NaN
+        raise ValueError(f"temperature {temperature!r} is not a positive finite number")
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        z = x / T
+        m = z.max(axis=axis, keepdims=True)
+        lse = m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
+        return np.exp(z - lse)
+
+
+@right("entropy_from_logits")
+def ent_minus_p_logp(x, temperature=1.0, axis=-1):
+    """H = -sum p * log p with log p = s - log S from the shifted logits, 0 where p == 0."""
+    T = float(temperature)
+    if math.isnan(T) or math.isinf(T) or T <= 0:
+        raise ValueError("temperature must be > 0 and finite")
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        s = (x - x.max(axis=axis, keepdims=True)) / T
+        logS = np.log(np.exp(s).sum(axis=axis, keepdims=True))
+        logp = s - logS
+        p = np.exp(logp)
+        return -np.sum(np.where(p == 0, 0, p * logp), axis=axis)
+
+
+@right("sample_with_temperature")
+def sample_gumbel_max(logits, temperature, rng):
+    """Gumbel-max trick: argmax(logits / T + Gumbel noise) drawn with rng.gumbel."""
+    T = float(temperature)
+    if not math.isfinite(T) or T <= 0:
+        raise ValueError("temperature must be positive and finite")
+    z = np.asarray(logits, dtype=np.float64) / T
+    return int(np.argmax(z + rng.gumbel(size=z.shape)))
+
+
+@right("sample_with_temperature")
+def sample_inverse_cdf(logits, temperature, rng):
+    """Inverse CDF: one rng.random() and np.searchsorted on the cumulative probabilities."""
+    T = float(temperature)
+    if not math.isfinite(T) or T <= 0:
+        raise ValueError(f"temperature must be > 0 and finite, got {temperature!r}")
+    z = np.asarray(logits, dtype=np.float64)
+    z = (z - z.max()) / T
+    w = np.exp(z)
+    cdf = np.cumsum(w / w.sum())
+    u = rng.random()
+    return int(min(np.searchsorted(cdf, u, side="right"), len(cdf) - 1))

@@ -288,3 +288,97 @@ def through_a_mapping_copy(default=30.0):
     if math.isnan(value) or math.isinf(value) or value <= 0:
         raise ValueError("logit_softcap must be positive (a finite number > 0)")
     return value
+
+# ---------------------------------------------------------------- written outside the project
+# Correct versions written by a helper acting as a student who never saw the reference (other formulas,
+# library calls and dtype handling): each must get full marks.
+
+
+@right("softcap")
+def softcap_expm1_symmetric(x, cap):
+    """tanh written with expm1 on |u| (sign restored): accurate near 0 and saturating without overflow."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    if cap is None:
+        return x.copy()
+    c = float(cap)
+    if math.isnan(c) or math.isinf(c) or not c > 0:
+        raise ValueError(f"invalid cap {cap!r}: the cap must be > 0 and finite")
+    u = x / c
+    with np.errstate(all="ignore"):
+        em = np.expm1(-2 * np.abs(u))
+        t = -em / (2 + em)
+    return (c * np.sign(u) * t).astype(x.dtype, copy=False)
+
+
+@right("softcap_grad")
+def grad_sech_squared(x, cap):
+    """1 / cosh(x / cap) ** 2 (sech^2: no cancellation for large |x|)."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    if cap is None:
+        return np.ones(x.shape, dtype=x.dtype)
+    c = float(cap)
+    if not math.isfinite(c) or c <= 0:
+        raise ValueError("cap must be positive and finite")
+    with np.errstate(over="ignore"):
+        return (1 / np.cosh(x / c) ** 2).astype(x.dtype, copy=False)
+
+
+@right("softcapped_cross_entropy")
+def sce_scipy_loop(logits, targets, cap, ignore_index=-100, reduction="mean"):
+    """Row loop with scipy.special.logsumexp on the capped row; float16 computed in float32."""
+    from scipy.special import logsumexp as sp_lse
+    x = np.asarray(logits)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    out_dtype = x.dtype
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)
+    if cap is not None:
+        try:
+            c = float(cap)
+        except (TypeError, ValueError):
+            raise ValueError("cap must be a number") from None
+        if not (0 < c < math.inf):
+            raise ValueError("cap must be positive and finite")
+        x = c * np.tanh(x / c)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"invalid reduction {reduction!r}")
+    t = np.asarray(targets)
+    if x.ndim not in (1, 2) or t.shape != x.shape[:-1]:
+        raise ValueError(f"targets {t.shape} and logits {x.shape}: shape mismatch")
+    rows = np.atleast_2d(x)
+    ts = np.atleast_1d(t)
+    K = rows.shape[1]
+    losses = np.zeros(len(rows), dtype=x.dtype)
+    n = 0
+    for i, (row, y) in enumerate(zip(rows, ts)):
+        y = int(y)
+        if y == ignore_index:
+            continue
+        if y < 0 or y >= K:
+            raise ValueError(f"target {y} out of range for {K} classes")
+        with np.errstate(all="ignore"):
+            losses[i] = sp_lse(row) - row[y]
+        n += 1
+    if reduction == "none":
+        return (losses[0] if x.ndim == 1 else losses).astype(out_dtype)
+    if reduction == "sum":
+        return losses.sum().astype(out_dtype)
+    with np.errstate(all="ignore"):
+        return (losses.sum() / n if n else np.float64(np.nan)).astype(out_dtype)
+
+
+# ---------------------------------------------------------------- logit_softcap_from_env
+
+
+@right("logit_softcap_from_env")
+def env_parameter_golf_style(default=30.0):
+    """parameter-golf's one-liner float(os.environ.get("LOGIT_SOFTCAP", default)) plus the finite check."""
+    logit_softcap = float(os.environ.get("LOGIT_SOFTCAP", default))
+    if not (logit_softcap > 0.0) or logit_softcap == float("inf"):
+        raise ValueError(f"logit_softcap must be positive, got {logit_softcap}")
+    return logit_softcap

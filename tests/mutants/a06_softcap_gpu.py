@@ -6,7 +6,7 @@ text; two wrong versions unlike the reference, and the correct alternatives, are
 The notebook's imports (``math``, ``torch``, ``F``) are all an entry may rely on.
 """
 
-from mutants import mistakes, right, wrong
+from mutants import mistakes, right, right_variant, wrong
 
 # ---------------------------------------------------------------- softcap_cross_entropy: wrong
 
@@ -282,3 +282,196 @@ def checkpointed_chunks(hidden, weight, targets, cap, chunk_size=1024, ignore_in
                            use_reentrant=False)
                 for i in range(0, hidden.shape[0], chunk_size))
     return total / valid.sum()
+
+# ---------------------------------------------------------------- written outside the project
+# Correct versions written by a helper acting as a student who never saw the reference (other formulas,
+# library calls and dtype handling): each must get full marks.
+
+
+@right("softcap_cross_entropy")
+def sce_saves_input_recomputes(logits, targets, cap, ignore_index=-100):
+    """Saves the raw logits and recomputes tanh in backward (slope as 1 - tanh^2); one_hot subtraction."""
+    import numbers
+    if isinstance(cap, bool) or not isinstance(cap, numbers.Real):
+        raise TypeError(f"cap must be a real number, not {type(cap).__name__}")
+    if torch.is_tensor(targets) and (targets.is_floating_point() or targets.is_complex()):
+        raise ValueError(f"targets must be integer class indices, got {targets.dtype}")
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not math.isfinite(cap) or cap <= 0:
+        raise ValueError(f"cap must be a positive finite number, got {cap!r}")
+    c = float(cap)
+    targets = torch.as_tensor(targets, device=logits.device)
+    if logits.dim() == 1:
+        if targets.dim() != 0:
+            raise ValueError("one row of logits needs a scalar target (shape)")
+    elif logits.dim() == 2:
+        if targets.shape != (logits.shape[0],):
+            raise ValueError(f"targets shape {tuple(targets.shape)} does not fit logits shape {tuple(logits.shape)}")
+    else:
+        raise ValueError(f"logits must be 1-D or 2-D, got shape {tuple(logits.shape)}")
+    V = logits.shape[-1]
+    bad = (targets != ignore_index) & ((targets < 0) | (targets >= V))
+    if bad.any():
+        raise ValueError(f"target {targets[bad].flatten()[0].item()} is outside [0, {V})")
+
+    class Fn(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, t):
+            ctx.save_for_backward(x, t)
+            work = torch.float64 if x.dtype == torch.float64 else torch.float32
+            s = c * torch.tanh(x.to(work) / c)
+            return F.cross_entropy(s, t.long(), ignore_index=ignore_index)
+
+        @staticmethod
+        def backward(ctx, grad_loss):
+            x, t = ctx.saved_tensors
+            work = torch.float64 if x.dtype == torch.float64 else torch.float32
+            x2 = x.reshape(-1, V).to(work)
+            t1 = t.reshape(-1).long()
+            keep = t1 != ignore_index
+            th = torch.tanh(x2 / c)
+            p = torch.softmax(c * th, dim=-1)
+            onehot = F.one_hot(torch.where(keep, t1, 0), V).to(work)
+            n = max(int(keep.sum()), 1)
+            g = (p - onehot) * (1 - th * th) / n
+            g = g.masked_fill(~keep[:, None], 0) * grad_loss
+            return g.reshape(x.shape).to(x.dtype), None
+
+    return Fn.apply(logits, targets)
+
+
+@right("chunked_linear_softcap_cross_entropy")
+def chunked_liger_literal(hidden, weight, targets, cap, chunk_size=1024, ignore_index=-100):
+    """Liger-style, the notebook's recipe literally: chunk logits in the input dtype then upcast, one-hot and
+    slope tensors, grads computed in forward, backward only scales them."""
+    import numbers
+    if isinstance(cap, bool) or not isinstance(cap, numbers.Real):
+        raise TypeError(f"cap must be a real number, not {type(cap).__name__}")
+    if torch.is_tensor(targets) and (targets.is_floating_point() or targets.is_complex()):
+        raise ValueError(f"targets must be integer class indices, got {targets.dtype}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    try:
+        c = float(cap)
+    except (TypeError, ValueError):
+        raise ValueError(f"cap must be a positive finite number, got {cap!r}") from None
+    if not math.isfinite(c) or c <= 0:
+        raise ValueError(f"cap must be a positive finite number, got {cap!r}")
+    if hidden.dim() != 2 or weight.dim() != 2 or hidden.shape[1] != weight.shape[1]:
+        raise ValueError(f"shape mismatch: hidden {tuple(hidden.shape)} and weight {tuple(weight.shape)}")
+    targets = torch.as_tensor(targets, device=hidden.device)
+    if targets.shape != (hidden.shape[0],):
+        raise ValueError(f"targets shape {tuple(targets.shape)} does not match hidden shape {tuple(hidden.shape)}")
+    V = weight.shape[0]
+    valid = targets != ignore_index
+    if ((targets < 0) | (targets >= V))[valid].any():
+        raise ValueError(f"target out of range [0, {V})")
+
+    class LigerFn(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, h, w, t):
+            work = torch.float64 if h.dtype == torch.float64 else torch.float32
+            N, D = h.shape
+            t = t.long()
+            keep = t != ignore_index
+            n = keep.sum()
+            grad_h = torch.zeros(N, D, dtype=work, device=h.device)
+            grad_w = torch.zeros(V, D, dtype=work, device=h.device)
+            total = torch.zeros((), dtype=work, device=h.device)
+            for start in range(0, N, chunk_size):
+                stop = min(start + chunk_size, N)
+                hc = h[start:stop]
+                tc = t[start:stop]
+                kc = keep[start:stop]
+                logits = (hc @ w.T).to(work)
+                s = c * torch.tanh(logits / c)
+                lse = torch.logsumexp(s, dim=-1)
+                safe = torch.where(kc, tc, torch.zeros_like(tc))
+                target_logit = s.gather(1, safe[:, None]).squeeze(1)
+                total = total + torch.where(kc, lse - target_logit, torch.zeros_like(lse)).sum()
+                p = torch.softmax(s, dim=-1)
+                onehot = F.one_hot(safe, V).to(work)
+                slope = 1 - (s / c) ** 2
+                g = (p - onehot) * slope
+                g = torch.where(kc[:, None], g, torch.zeros_like(g))
+                grad_h[start:stop] = g @ w.to(work)
+                grad_w += g.T @ hc.to(work)
+            loss = total / n
+            scale = n.clamp(min=1).to(work)
+            ctx.save_for_backward(grad_h / scale, grad_w / scale)
+            ctx.dtypes = (h.dtype, w.dtype)
+            return loss
+
+        @staticmethod
+        def backward(ctx, grad_loss):
+            gh, gw = ctx.saved_tensors
+            hd, wd = ctx.dtypes
+            return (gh * grad_loss).to(hd), (gw * grad_loss).to(wd), None
+
+    return LigerFn.apply(hidden, weight, targets)
+
+
+
+@right("chunked_linear_softcap_cross_entropy")
+def chunked_torch_func(hidden, weight, targets, cap, chunk_size=1024, ignore_index=-100):
+    """torch.func.grad_and_value of a per-chunk summed loss, accumulated in forward (Liger-like)."""
+    import numbers
+    if isinstance(cap, bool) or not isinstance(cap, numbers.Real):
+        raise TypeError(f"cap must be a real number, not {type(cap).__name__}")
+    if torch.is_tensor(targets) and (targets.is_floating_point() or targets.is_complex()):
+        raise ValueError(f"targets must be integer class indices, got {targets.dtype}")
+    from torch.func import grad_and_value
+    if not isinstance(chunk_size, int) or chunk_size <= 0:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size!r}")
+    c = float(cap)
+    if not (c > 0 and math.isfinite(c)):
+        raise ValueError(f"cap must be positive and finite, got {cap!r}")
+    if hidden.dim() != 2 or weight.dim() != 2 or hidden.shape[1] != weight.shape[1]:
+        raise ValueError(f"hidden {tuple(hidden.shape)} / weight {tuple(weight.shape)}: shape mismatch")
+    if targets.shape != (hidden.shape[0],):
+        raise ValueError(f"targets shape {tuple(targets.shape)} mismatch")
+    V = weight.shape[0]
+    kk = targets != ignore_index
+    if ((targets < 0) | (targets >= V))[kk].any():
+        raise ValueError("target out of range")
+
+    def chunk_loss(hc, w, tc):
+        s = c * torch.tanh((hc @ w.T) / c)
+        lse = torch.logsumexp(s, dim=-1)
+        keep = tc != ignore_index
+        st = s.gather(1, torch.where(keep, tc, 0)[:, None]).squeeze(1)
+        return torch.where(keep, lse - st, torch.zeros_like(lse)).sum()
+
+    step = grad_and_value(chunk_loss, argnums=(0, 1))
+
+    class FuncFn(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, h, w, t):
+            work = torch.float64 if h.dtype == torch.float64 else torch.float32
+            t = t.long()
+            wf = w.to(work)
+            gh_parts, gw, total = [], torch.zeros_like(wf), torch.zeros((), dtype=work, device=h.device)
+            for a in range(0, h.shape[0], chunk_size):
+                (dh, dw), val = step(h[a:a + chunk_size].to(work), wf, t[a:a + chunk_size])
+                gh_parts.append(dh)
+                gw = gw + dw
+                total = total + val
+            n = (t != ignore_index).sum()
+            d = n.clamp(min=1).to(work)
+            gh = torch.cat(gh_parts) if gh_parts else torch.zeros(h.shape, dtype=work, device=h.device)
+            ctx.save_for_backward(gh / d, gw / d)
+            ctx.dt = (h.dtype, w.dtype)
+            return total / n
+
+        @staticmethod
+        def backward(ctx, grad_loss):
+            gh, gw = ctx.saved_tensors
+            return (gh * grad_loss).to(ctx.dt[0]), (gw * grad_loss).to(ctx.dt[1]), None
+
+    return FuncFn.apply(hidden, weight, targets)
+
+
+right_variant(globals(), "chunked_linear_softcap_cross_entropy", "chunked_liger_native_matmuls", "chunked_liger_literal",
+              "As Liger-Kernel does: each chunk's matmuls in the input dtype (the gradient cast down to it first), the "
+              "weight's gradient still accumulated in float32 across chunks.",
+              ("grad_h[start:stop] = g @ w.to(work)", "grad_h[start:stop] = g.to(h.dtype) @ w"),
+              ("grad_w += g.T @ hc.to(work)", "grad_w += (g.to(h.dtype).T @ hc).to(work)"))
