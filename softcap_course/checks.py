@@ -268,6 +268,7 @@ def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale
     ``scale`` is the size of the problem (see the precision policy above). ``rtol``/``atol`` replace the policy
     by ``|got - expected| <= atol + rtol * |expected|`` (a missing one is 0), for tests that ask for more.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the message says it all
     label = _label(call)
     if got is None:
         raise _failure(label, "returned None", call=call, expected=expected,
@@ -349,6 +350,7 @@ def expect_call(function, *args, expected, hint="", dtype=None, scale=None, rtol
     policy (module docstring): from ``dtype`` and the call's arguments, unless ``scale`` is given.
     Returns None on purpose: nbgrader reads a number shown by a test cell as partial credit.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the message says it all
     call = call_repr(getattr(function, "__name__", "function"), *args, **kwargs)
     eps, size = _policy(args, kwargs, dtype)
     got = _call(function, call, args, kwargs, hint)
@@ -365,6 +367,7 @@ def _quietly():
 
 
 def _call(function, call, args, kwargs, hint=""):
+    __tracebackhide__ = True  # IPython hides this frame: the message says it all
     label = _label(call)
     try:
         with _quietly():
@@ -381,6 +384,7 @@ def _call(function, call, args, kwargs, hint=""):
 
 def expect_raises(function, *args, error=ValueError, match="", hint="", **kwargs):
     """``function(*args, **kwargs)`` must raise ``error`` whose message contains ``match`` (case-insensitive)."""
+    __tracebackhide__ = True  # IPython hides this frame: the message says it all
     call = call_repr(getattr(function, "__name__", "function"), *args, **kwargs)
     label = _label(call)
     errors = error if isinstance(error, tuple) else (error,)
@@ -416,6 +420,7 @@ def expect_gradient(function, *inputs, call="the function", hint="", directions=
     the difference is about ``step**2 + 1e-16 / step``, far below the tolerance, while a wrong backward is off
     by a fraction of the gradient.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the message says it all
     import torch
 
     leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
@@ -441,6 +446,7 @@ def expect_gradient(function, *inputs, call="the function", hint="", directions=
 
 def expect(condition, message):
     """A plain check with a teacher's message (for properties that are not a comparison of values)."""
+    __tracebackhide__ = True  # IPython hides this frame: the message says it all
     if not condition:
         raise AssertionError(_wrap([message]))
 
