@@ -169,6 +169,7 @@ def main():
             raise TimeoutError("the cell ran past the time limit")
 
         signal.signal(signal.SIGALRM, stop)
+        measure = None  # the tensor-memory tracker, for chapter 6's memory test (where the code uses torch)
         for index, code in enumerate(start["source"]):
             try:
                 signal.setitimer(signal.ITIMER_REAL, float(start.get("timeout", 60.0)))
@@ -177,14 +178,14 @@ def main():
                 pass
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if measure is None and "torch" in sys.modules:
+                # Bound as soon as torch is there: right after the restored imports cell in chapter 6, before any
+                # cell of the student's, so that rebinding the module's name later changes nothing here.
+                from softcap_course.memory import peak_tensor_bytes as measure
         names = {name: "callable" if callable(value) and not isinstance(value, type) else "value"
                  for name, value in namespace.items()
                  if name not in given and not name.startswith("__") and type(value).__name__ != "module"}
         protocol.write(json.dumps({"ready": True, "names": names}) + "\n")
-        # The tensor-memory tracker, for chapter 6's memory test: only where the answer code uses torch.
-        measure = None
-        if "torch" in sys.modules:
-            from softcap_course.memory import peak_tensor_bytes as measure
     except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
         protocol.write(json.dumps({"ready": False, "error": f"{type(error).__name__}: {error}"}) + "\n")
         return

@@ -347,3 +347,28 @@ def test_the_sandbox_hides_the_course_and_the_network():
     assert own_writable and (own / "written").exists()
     assert not (own.parent / "sandbox-probe-escaped").exists(), "a write outside its folder reached the disk"
     assert pid < 10, f"the sandbox has its own process namespace (pid {pid})"
+
+
+PATCHED_MEMORY_TRACKER = '''
+import softcap_course.memory as _memory
+
+def _nothing_held(function, *args, **kwargs):
+    return function(*args, **kwargs), 0, 0
+
+# The memory test imports peak_tensor_bytes from this module: make it report nothing, here and in the globals.
+_memory.peak_tensor_bytes = _nothing_held
+peak_tensor_bytes = _nothing_held
+'''
+
+
+def test_a_patched_memory_tracker_earns_nothing_in_chapter_6(tmp_path):
+    """06: materialised logits behind a memory tracker patched to report nothing lose the memory test's points."""
+    assignment = "06-softcap-gpu"
+    root = grading.make_course(tmp_path, [assignment])
+    reference = grading.solution_sources(assignment)
+    wrong = next(e for e in entries(assignment) if e.name == "materialises_the_full_logits")
+    submission = grading.submission(assignment, {**reference, wrong.target: wrong.source + "\n" + PATCHED_MEMORY_TRACKER})
+    scores = grading.autograde(root, assignment, {"patched_tracker": submission})["patched_tracker"]
+    assert scores.lost() == {"test_chunked_linear_softcap_cross_entropy_memory": (0.0, 2.0)}, scores.lost()
+    log = (root / f"autograde-{assignment}.log").read_text()
+    assert "suspected tampering: patched_tracker" in log and "test_chunked_linear_softcap_cross_entropy_memory" in log
