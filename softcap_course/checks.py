@@ -147,10 +147,14 @@ def _magnitude(value, any_number=False):
     return max(finite, default=0.0)
 
 
-def tolerance(dtype=None, scale=1.0, units=ROUNDING_UNITS):
-    """The absolute error the policy allows on top of ``units * eps * |expected|``: ``units * eps * max(1, scale)``."""
-    eps = EPS["float64" if dtype is None else _dtype_name(dtype)]
-    return units * eps * max(1.0, scale)
+def _allowed(eps, scale, expected):
+    """The precision policy: the error allowed next to ``expected`` for a problem of size ``scale``."""
+    return ROUNDING_UNITS * eps * (max(1.0, scale) + _fabs(expected))
+
+
+def tolerance(dtype=None, scale=1.0):
+    """The absolute error the policy allows where the answer is 0: ``ROUNDING_UNITS * eps * max(1, scale)``."""
+    return _allowed(EPS["float64" if dtype is None else _dtype_name(dtype)], scale, 0.0)
 
 
 def _policy(args, kwargs, dtype):
@@ -307,8 +311,7 @@ def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale
     for index, (g, e) in enumerate(zip(flat_got, flat_expected)):
         if not _isfinite(e):
             continue
-        allowed = ((atol or 0.0) + (rtol or 0.0) * _fabs(e)) if explicit else \
-            ROUNDING_UNITS * eps * (max(1.0, scale) + _fabs(e))
+        allowed = ((atol or 0.0) + (rtol or 0.0) * _fabs(e)) if explicit else _allowed(eps, scale, e)
         ratio = _fabs(g - e) / allowed if allowed > 0 else (0.0 if g == e else _math.inf)
         if ratio > worst_ratio:
             worst, worst_ratio = index, ratio

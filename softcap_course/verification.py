@@ -27,7 +27,6 @@ one. ``peak_tensor_bytes`` is measured in the worker, around the student's own f
 
 import builtins
 import contextlib
-import io
 import json
 import os
 import select
@@ -104,13 +103,14 @@ class Worker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise WorkerFailed("the worker stopped reading") from None
-        deadline = time.monotonic() + (timeout or self.timeout)
+        timeout = timeout or self.timeout
+        deadline = time.monotonic() + timeout
         line = ""
         while not line.endswith("\n"):
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.process.stdout], [], [], left)[0]:
                 self.close()
-                raise WorkerFailed(f"no answer within {self.timeout:.0f} s")
+                raise WorkerFailed(f"no answer within {timeout:.0f} s")
             chunk = self.process.stdout.readline()
             if not chunk:
                 raise WorkerFailed("the worker died")
@@ -127,9 +127,7 @@ class Worker:
 
 
 def _raise_like(reply):
-    name = reply["raised"]
-    if name == "NotImplementedError":
-        raise NotImplementedError(reply["message"])
+    name = reply["raised"]  # the worker sends the nearest built-in class: NotImplementedError stays itself
     kind = getattr(builtins, name, Exception) if name in _ALLOWED_EXCEPTIONS else Exception
     message = reply["message"] if reply.get("original") == name else f"{reply.get('original')}: {reply['message']}"
     raise kind(message)
