@@ -5,7 +5,8 @@ On a GPU, ``torch.cuda.max_memory_allocated`` answers that.  On a CPU PyTorch ke
 forward and backward): it records the storage of each tensor an operation returns, forgets it as soon as
 nothing refers to it any more (a weak reference to the storage, the same kind PyTorch uses internally),
 and keeps the largest sum of live storages seen after any operation.  Tensors that existed before the
-``with`` block (the inputs) are not counted; tensors saved by autograd for the backward pass are, for as
+``with`` block (the inputs) are not counted, nor are views and in-place results (they share an argument's
+storage: nothing is allocated); tensors saved by autograd for the backward pass are, for as
 long as autograd keeps them.  Temporaries allocated *inside* a single ATen kernel are invisible, so the
 figure is a lower bound of the true peak, but a materialised ``(N, V)`` logits tensor is always an
 operation's output and never escapes it.
@@ -37,18 +38,26 @@ class TensorMemoryTracker(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
+        # A view or an in-place result shares an argument's storage: it allocates nothing (a view of an input, made
+        # before the block, is not counted either).
+        given = {_key(value) for value in tree_flatten((args, kwargs))[0] if isinstance(value, torch.Tensor)}
         for value in tree_flatten(result)[0]:
             if isinstance(value, torch.Tensor):
                 storage = value.untyped_storage()
-                key = (str(storage.device), storage.data_ptr())
+                key = _key(value)
                 known = self._live.get(key)
-                if known is None or known[0].expired():
+                if (known is None or known[0].expired()) and key not in given:
                     self._live[key] = (StorageWeakRef(storage), storage.nbytes())
                     self.largest_bytes = max(self.largest_bytes, storage.nbytes())
         for key in [key for key, (ref, _) in self._live.items() if ref.expired()]:
             del self._live[key]
         self.peak_bytes = max(self.peak_bytes, sum(size for _, size in self._live.values()))
         return result
+
+
+def _key(tensor):
+    storage = tensor.untyped_storage()
+    return str(storage.device), storage.data_ptr()
 
 
 def peak_tensor_bytes(function, *args, **kwargs):
