@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
-.PHONY: book test release grade grading-benchmark clean benchmark benchmark-smoke
+.PHONY: book test release grade grading-benchmark clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -37,6 +37,18 @@ release: $(VENV)/.installed
 benchmark: $(VENV)/.installed
 	$(BIN)/python -m softcap_course.benchmark --n 2048 --d 512 --v 65536 --dtype float32 --device cpu --repeats 3 --rounds 2 \
 		--out benchmarks/cpu-n2048-d512-v65536-float32
+
+## benchmark-triton-cpu: every variant, chapter 7's Triton kernel included (through the interpreter), at a size the
+##        interpreter manages on a CPU; results committed under benchmarks/
+benchmark-triton-cpu: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.benchmark --n 512 --d 256 --v 8192 --dtype float32 --device cpu --repeats 3 --rounds 2 \
+		--chunk-size 128 --out benchmarks/cpu-n512-d256-v8192-float32
+
+## benchmark-gpu: on a GPU, every variant at Gemma's shape (8 192 tokens, D = 2 304, V = 262 144, bfloat16);
+##        Liger-Kernel and Cut Cross-Entropy run only if installed (pip install liger-kernel cut-cross-entropy)
+benchmark-gpu: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.benchmark --n 8192 --d 2304 --v 262144 --dtype bfloat16 --device cuda --repeats 5 \
+		--rounds 2 --chunk-size 1024 --out benchmarks/cuda-n8192-d2304-v262144-bfloat16
 
 ## benchmark-smoke: the same benchmark at a tiny size (seconds), into the git-ignored benchmarks/tmp/
 benchmark-smoke: $(VENV)/.installed

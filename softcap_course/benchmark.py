@@ -12,12 +12,20 @@ for ``hidden`` and ``weight`` are compared:
 * ``function``: ``softcap_cross_entropy(hidden @ weight.T, targets, cap)``, the autograd Function of the
   graded notebook 06-softcap-gpu;
 * ``chunked``: ``chunked_linear_softcap_cross_entropy(hidden, weight, targets, cap, chunk_size)`` from the same
-  notebook.
+  notebook;
+* ``triton``: ``triton_softcap_cross_entropy(hidden @ weight.T, targets, cap)``, the Triton kernel of the graded
+  notebook 07-softcap-triton (on a CPU through Triton's interpreter: its time is not a performance figure);
+* ``torch_linear_ce``: PyTorch's own ``torch.nn.functional.linear_cross_entropy`` with its batch chunking
+  (``LinearCrossEntropyOptions()``). It has no softcap: it computes the *uncapped* loss, a reference point only;
+* ``liger`` and ``cce`` (on a GPU, when installed; never required by the course): Liger-Kernel's
+  ``liger_fused_linear_cross_entropy(..., softcap=cap)`` and Cut Cross-Entropy's
+  ``linear_cross_entropy(..., softcap=cap)``. Elsewhere they are reported as skipped.
 
-This package never contains the graded solutions. The last two are therefore read, at run time, from a
-notebook: by default the instructor's solution notebook ``solutions/06-softcap-gpu/06-softcap-gpu.ipynb``; a
-student passes ``--notebook notebooks/06-softcap-gpu/06-softcap-gpu.ipynb`` to benchmark their own answers.
-Its import cell and answer cells are executed, nothing else.
+This package never contains the graded solutions. The graded functions are therefore read, at run time, from the
+notebooks: by default the instructor's solution notebooks ``solutions/06-softcap-gpu/06-softcap-gpu.ipynb`` and
+``solutions/07-softcap-triton/07-softcap-triton.ipynb``; a student passes ``--notebook
+notebooks/06-softcap-gpu/06-softcap-gpu.ipynb`` (or ``--triton-notebook notebooks/07-...``) to benchmark their own
+answers. Their import cell and answer cells are executed, nothing else.
 
 Each variant runs in a fresh Python process, so that one variant's memory cannot hide in another's. There, the
 function is run ``--warmup`` times (``torch.compile`` compiles during warm-up), then ``--repeats`` times; the
@@ -42,9 +50,16 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ("eager", "compiled", "function", "chunked")
+VARIANTS = ("eager", "compiled", "function", "chunked", "triton", "torch_linear_ce", "liger", "cce")
+GPU_ONLY = ("liger", "cce")
+# Triton's interpreter does about a million entries a second: past this N x V a CPU run skips the triton variant.
+INTERPRETER_LIMIT = 2 ** 23
+# Dense bfloat16 tensor-core FLOP/s, by a substring of torch.cuda.get_device_name (vendors' data sheets).
+PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "L4": 121e12,
+                   "RTX 4090": 165e12}
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_NOTEBOOK = REPO / "solutions" / "06-softcap-gpu" / "06-softcap-gpu.ipynb"
+DEFAULT_TRITON_NOTEBOOK = REPO / "solutions" / "07-softcap-triton" / "07-softcap-triton.ipynb"
 # Peak memory bandwidth in bytes per second, by a substring of torch.cuda.get_device_name (vendors' data sheets).
 PEAK_BANDWIDTH = {"H200": 4.8e12, "H100": 3.35e12, "A100": 2.0e12, "L40S": 8.64e11, "A10": 6.0e11,
                   "L4": 3.0e11, "T4": 3.2e11, "V100": 9.0e11, "RTX 4090": 1.01e12, "RTX 3090": 9.36e11}
@@ -61,10 +76,44 @@ def load_implementations(notebook):
     return namespace["softcap_cross_entropy"], namespace["chunked_linear_softcap_cross_entropy"]
 
 
-def make_loss(variant, cap, chunk_size, notebook):
+class Skipped(Exception):
+    """A variant that cannot run here (a GPU-only library on a CPU, or one that is not installed)."""
+
+
+def make_loss(variant, cap, chunk_size, notebook, triton_notebook=DEFAULT_TRITON_NOTEBOOK, n_entries=0):
     """A function (hidden, weight, targets) -> scalar loss for one variant."""
     import torch
     import torch.nn.functional as F
+
+    if variant == "torch_linear_ce":
+        options = torch.nn.LinearCrossEntropyOptions()
+        return lambda hidden, weight, targets: F.linear_cross_entropy(hidden, weight, targets, options=options).float()
+    if variant in GPU_ONLY:
+        if not torch.cuda.is_available():
+            raise Skipped("needs a GPU")
+        try:
+            if variant == "liger":
+                from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy as fused
+            else:
+                from cut_cross_entropy import linear_cross_entropy as fused
+        except ImportError as error:
+            raise Skipped(f"not installed ({error.name})") from None
+
+        def library_loss(hidden, weight, targets):
+            result = fused(hidden, weight, targets, softcap=cap)
+            return result[0] if isinstance(result, tuple) else result
+
+        return library_loss
+    if variant == "triton":
+        from softcap_course.classroom import answer_namespace
+
+        if not torch.cuda.is_available() and n_entries > INTERPRETER_LIMIT:
+            raise Skipped(f"Triton's interpreter would take minutes per step at N x V = {n_entries}: run it at "
+                          f"N x V <= {INTERPRETER_LIMIT} on a CPU")
+        if not torch.cuda.is_available():
+            os.environ["TRITON_INTERPRET"] = "1"
+        triton_loss = answer_namespace(triton_notebook)["triton_softcap_cross_entropy"]
+        return lambda hidden, weight, targets: triton_loss(hidden @ weight.T, targets, cap)
 
     def eager(hidden, weight, targets):
         return F.cross_entropy((cap * torch.tanh((hidden @ weight.T) / cap)).float(), targets)
@@ -111,7 +160,8 @@ def _release_free_heap():
         pass
 
 
-def measure(variant, n, d, v, dtype, device, repeats, warmup, cap, chunk_size, notebook, seed=0):
+def measure(variant, n, d, v, dtype, device, repeats, warmup, cap, chunk_size, notebook, seed=0,
+            triton_notebook=DEFAULT_TRITON_NOTEBOOK):
     """Time (median seconds) and peak memory (bytes) of forward + backward of one variant, in this process."""
     import torch
 
@@ -121,7 +171,7 @@ def measure(variant, n, d, v, dtype, device, repeats, warmup, cap, chunk_size, n
     hidden = torch.randn(n, d, device=device).to(dtype).requires_grad_(True)
     weight = (torch.randn(v, d, device=device) / d ** 0.5).to(dtype).requires_grad_(True)
     targets = torch.randint(0, v, (n,), device=device)
-    loss_fn = make_loss(variant, cap, chunk_size, notebook)
+    loss_fn = make_loss(variant, cap, chunk_size, notebook, triton_notebook, n_entries=n * v)
     on_gpu = device.type == "cuda"
 
     def step():
@@ -164,7 +214,9 @@ def measure(variant, n, d, v, dtype, device, repeats, warmup, cap, chunk_size, n
 def _worker(args):
     try:
         result = measure(args.worker, args.n, args.d, args.v, args.dtype, args.device, args.repeats, args.warmup,
-                         args.cap, args.chunk_size, args.notebook)
+                         args.cap, args.chunk_size, args.notebook, triton_notebook=args.triton_notebook)
+    except Skipped as reason:
+        result = {"variant": args.worker, "status": f"skipped: {reason}"}
     except Exception as error:  # reported in the table, not a crash of the whole benchmark
         first_line = (str(error).strip().splitlines() or [""])[0][:200]
         result = {"variant": args.worker, "status": f"failed: {type(error).__name__}: {first_line}"}
@@ -191,6 +243,14 @@ def machine_description(device):
                 description["memory_gib"] = round(int(line.split()[1]) / 2 ** 20, 1)
     except (OSError, AttributeError):
         pass
+    try:
+        from importlib.metadata import version
+
+        description["triton"] = version("triton")
+    except Exception:  # noqa: BLE001 (not installed)
+        pass
+    if str(device).startswith("cpu"):
+        description["triton_mode"] = "interpreter (TRITON_INTERPRET=1)"
     if str(device).startswith("cuda") and torch.cuda.is_available():
         description["gpu"] = torch.cuda.get_device_name(torch.device(device))
         description["gpu_memory_gib"] = round(torch.cuda.get_device_properties(torch.device(device)).total_memory / 2 ** 30, 1)
@@ -206,7 +266,8 @@ def peak_bandwidth(gpu_name):
 
 def run_variant(variant, args):
     command = [sys.executable, "-m", "softcap_course.benchmark", "--worker", variant]
-    for name in ("n", "d", "v", "dtype", "device", "repeats", "warmup", "cap", "chunk_size", "notebook"):
+    for name in ("n", "d", "v", "dtype", "device", "repeats", "warmup", "cap", "chunk_size", "notebook",
+                 "triton_notebook"):
         command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=args.timeout)
     for line in completed.stdout.splitlines():
@@ -226,9 +287,10 @@ def merge_rounds(rounds):
             "peak_bytes": max(r["peak_bytes"] for r in rounds), "rounds": len(rounds)}
 
 
-def add_ratios(results, element_bytes, n, v, gpu_name=None):
+def add_ratios(results, element_bytes, n, v, gpu_name=None, d=None):
     eager = next((r for r in results if r["variant"] == "eager" and r["status"] == "ok"), None)
     peak_bw = peak_bandwidth(gpu_name) if gpu_name else None
+    peak_flops = next((f for key, f in PEAK_BF16_FLOPS.items() if key in gpu_name), None) if gpu_name else None
     for r in results:
         if r["status"] != "ok":
             continue
@@ -239,11 +301,14 @@ def add_ratios(results, element_bytes, n, v, gpu_name=None):
         if gpu_name:
             r["bandwidth_gb_s"] = element_bytes * n * v / r["time_s"] / 1e9
             r["bandwidth_fraction"] = r["bandwidth_gb_s"] * 1e9 / peak_bw if peak_bw else None
+            if d and peak_flops and element_bytes == 2:
+                # Forward and backward multiply by the projection three times: 6 N D V FLOP at the tensor cores' peak.
+                r["matmul_floor_fraction"] = 6 * n * d * v / peak_flops / r["time_s"]
     return results
 
 
 COLUMNS = ("variant", "status", "time_s", "time_vs_eager", "peak_mib", "memory_vs_eager", "bandwidth_gb_s",
-           "bandwidth_fraction")
+           "bandwidth_fraction", "matmul_floor_fraction")
 
 
 def format_table(results):
@@ -281,7 +346,9 @@ def plot(report, path):
     fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True)
     for ax, key, label in ((ax_time, "time_s", "forward + backward time (s)"), (ax_mem, "peak_mib", "peak memory (MiB)")):
         values = [r[key] for r in ok]
-        bars = ax.bar(names, values, color=["tab:gray", "tab:purple", "tab:blue", "tab:green"][:len(names)])
+        colors = ["tab:gray", "tab:purple", "tab:blue", "tab:green", "tab:orange", "tab:brown", "tab:red", "tab:cyan"]
+        bars = ax.bar(names, values, color=colors[:len(names)])
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ratio_key = "time_vs_eager" if key == "time_s" else "memory_vs_eager"
         for bar, r in zip(bars, ok):
             if r.get(ratio_key) is not None:
@@ -312,6 +379,8 @@ def main(argv=None):
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ",".join(VARIANTS))
     parser.add_argument("--notebook", default=str(DEFAULT_NOTEBOOK),
                         help="notebook whose answer cells define the two graded functions")
+    parser.add_argument("--triton-notebook", default=str(DEFAULT_TRITON_NOTEBOOK),
+                        help="notebook whose answer cells define the Triton kernel and triton_softcap_cross_entropy")
     parser.add_argument("--out", default=None, help="folder for results.csv, results.json and results.png")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per variant")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -337,10 +406,11 @@ def main(argv=None):
         runs[variant].append(run_variant(variant, args))
     results = [merge_rounds(runs[variant]) for variant in variants]
     element_bytes = {"float32": 4, "bfloat16": 2, "float16": 2}[args.dtype]
-    add_ratios(results, element_bytes, args.n, args.v, machine.get("gpu"))
+    add_ratios(results, element_bytes, args.n, args.v, machine.get("gpu"), d=args.d)
     arguments = {k: getattr(args, k) for k in ("n", "d", "v", "dtype", "device", "repeats", "warmup", "rounds", "cap",
                                                "chunk_size")}
     arguments["notebook"] = os.path.relpath(args.notebook, REPO)
+    arguments["triton_notebook"] = os.path.relpath(args.triton_notebook, REPO)
     report = {"arguments": arguments, "machine": machine, "results": results,
               "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     print(f"\nN={args.n}, D={args.d}, V={args.v}, {args.dtype} on {args.device} "

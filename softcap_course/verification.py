@@ -23,6 +23,11 @@ Chapter 6's tests differentiate the loss: when a call's tensor arguments require
 student's forward and backward (``grad_loss = 1``) and the proxy returns a loss whose backward hands out those
 gradients times the incoming one, through a custom ``autograd.Function`` node only if the student's loss came from
 one. ``peak_tensor_bytes`` is measured in the worker, around the student's own forward and backward.
+
+Tensors cross as views of their whole storage (shape, strides and offset kept, so that a transposed or sliced tensor
+arrives as one), and every storage the student's code wrote into comes back into the grader's tensor. Chapter 7's
+tests launch the student's Triton kernel themselves: the grader's ``kernel[grid](...)`` launches it in the worker on
+those views, and what the kernel wrote lands in the test's buffers.
 """
 
 import builtins
@@ -143,11 +148,13 @@ class _Measure:
 
 def _proxy(worker, name):
     def call(*args, **kwargs):
-        request = {"call": name, "args": encode(args), "kwargs": encode(kwargs),
+        views = _Views()
+        request = {"call": name, **views.request(args, kwargs),
                    "env": {key: os.environ.get(key) for key in FUNCTION_ENVIRONMENT}}
         reply = worker.ask(request)
         if "raised" in reply:
             _raise_like(reply)
+        views.write_back(reply)
         generators = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
         for generator, state in zip(generators, reply.get("rngs", [])):
             generator.bit_generator.state = state
@@ -161,6 +168,71 @@ def _proxy(worker, name):
     call.__name__ = call.__qualname__ = name
     call._proxy = True
     return call
+
+
+class _Views:
+    """Tensor arguments as views of their whole storages (so that strides, and what lies between a view's entries,
+    cross the pipe as they are); after the call the worker sends back each storage the function or kernel wrote
+    into, and it is copied into the caller's, as if that code had run here."""
+
+    def __init__(self):
+        self.storages, self.sent, self._index = [], [], {}
+
+    def pack(self, value):
+        import torch
+
+        if not isinstance(value, torch.Tensor) or value.is_sparse or value.layout != torch.strided:
+            return {"__plain__": encode(value)}
+        storage = value.untyped_storage()
+        key = (str(storage.device), storage.data_ptr())
+        if key not in self._index:
+            self._index[key] = len(self.storages)
+            whole = value.detach().new_empty(0).set_(storage, 0, (storage.nbytes() // value.element_size(),), (1,))
+            self.storages.append(whole)
+            self.sent.append(encode(whole))
+        return {"__view__": self._index[key], "shape": list(value.shape), "stride": list(value.stride()),
+                "offset": value.storage_offset(), "requires_grad": value.requires_grad}
+
+    def request(self, args, kwargs):
+        packed = {"args": [self.pack(a) for a in args], "kwargs": {k: self.pack(v) for k, v in kwargs.items()}}
+        return {**packed, "storages": self.sent}
+
+    def write_back(self, reply):
+        import torch
+
+        for index, value in reply.get("written", {}).items():
+            mine, theirs = self.storages[int(index)], decode(value)
+            if not isinstance(theirs, torch.Tensor) or theirs.shape != mine.shape or theirs.dtype != mine.dtype:
+                raise WorkerFailed("a storage came back changed in shape or dtype")
+            with torch.no_grad():
+                mine.copy_(theirs.to(mine.device))
+
+
+class _KernelProxy:
+    """A Triton kernel held by the worker: ``kernel[grid](*args, **kwargs)`` launches it there, on views of the
+    caller's storages, and what it wrote comes back into them."""
+
+    _proxy = True
+
+    def __init__(self, worker, name):
+        self.worker, self.name = worker, name
+
+    def __getitem__(self, grid):
+        grid = grid if isinstance(grid, tuple) else (grid,)
+        if not all(isinstance(g, int) for g in grid):
+            raise Unverifiable("a kernel's grid must be a tuple of integers here (not a function of the meta-parameters)")
+
+        def launch(*args, **kwargs):
+            views = _Views()
+            reply = self.worker.ask({"launch": self.name, "grid": list(grid), **views.request(args, kwargs)})
+            if "raised" in reply:
+                _raise_like(reply)
+            views.write_back(reply)
+
+        return launch
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"{self.name} is a Triton kernel: launch it as {self.name}[grid](...)")
 
 
 def _backward(worker, request, incoming):
@@ -270,6 +342,8 @@ def _bind_answers(worker, namespace):
             continue
         if kind == "callable":
             namespace[name] = _proxy(worker, name)
+        elif kind == "kernel":
+            namespace[name] = _KernelProxy(worker, name)
         else:
             reply = worker.ask({"get": name})
             if "value" in reply:

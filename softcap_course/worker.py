@@ -8,6 +8,7 @@ JSON lines; arrays and tensors travel as raw bytes with their dtype and shape, s
 import base64
 import builtins
 import json
+import linecache
 import os
 import sys
 
@@ -173,7 +174,10 @@ def main():
         for index, code in enumerate(start["source"]):
             try:
                 signal.setitimer(signal.ITIMER_REAL, float(start.get("timeout", 60.0)))
-                exec(compile(code, f"<answer cell {index}>", "exec"), namespace)
+                filename = f"<answer cell {index}>"
+                # Triton reads a kernel's source (inspect.getsourcelines), as it does from a notebook's cell.
+                linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+                exec(compile(code, filename, "exec"), namespace)
             except BaseException:  # noqa: BLE001 (SystemExit too: the kernel met the same error in the same cell)
                 pass
             finally:
@@ -182,8 +186,7 @@ def main():
                 # Bound as soon as torch is there: right after the restored imports cell in chapter 6, before any
                 # cell of the student's, so that rebinding the module's name later changes nothing here.
                 from softcap_course.memory import peak_tensor_bytes as measure
-        names = {name: "callable" if callable(value) and not isinstance(value, type) else "value"
-                 for name, value in namespace.items()
+        names = {name: _kind(value) for name, value in namespace.items()
                  if name not in given and not name.startswith("__") and type(value).__name__ != "module"}
         protocol.write(json.dumps({"ready": True, "names": names}) + "\n")
     except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
@@ -201,15 +204,62 @@ def main():
         protocol.write(json.dumps(reply) + "\n")
 
 
+def _kind(value):
+    if type(value).__module__.startswith("triton") and hasattr(value, "__getitem__"):
+        return "kernel"  # a @triton.jit function: launched as kernel[grid](...), never called
+    return "callable" if callable(value) and not isinstance(value, type) else "value"
+
+
+def _arguments(request):
+    """The call's arguments: tensors rebuilt as views of the storages sent whole, everything else decoded."""
+    storages = [decode(value) for value in request.get("storages", [])]
+
+    def rebuild(value):
+        if isinstance(value, dict) and "__view__" in value:
+            view = storages[int(value["__view__"])].as_strided(value["shape"], value["stride"], value["offset"])
+            return view.requires_grad_(bool(value.get("requires_grad")) and view.is_floating_point())
+        if isinstance(value, dict) and "__plain__" in value:
+            return decode(value["__plain__"])
+        raise WorkerFailed("an argument is neither a tensor view nor plain data")
+
+    args = [rebuild(a) for a in request["args"]]
+    kwargs = {str(k): rebuild(v) for k, v in request["kwargs"].items()}
+    return args, kwargs, storages, list(request.get("storages", []))
+
+
+def _written(storages, sent):
+    """The storages whose bytes changed since they arrived (what the code wrote into its arguments)."""
+    written = {}
+    for index, (storage, before) in enumerate(zip(storages, sent)):
+        after = encode(storage.detach())
+        if after["__tensor__"] != before["__tensor__"]:
+            written[str(index)] = after
+    return written
+
+
+def _launch(namespace, request):
+    """Launch a kernel (``kernel[grid](...)``) on the arguments sent; reply with the storages it wrote into."""
+    import torch
+
+    args, kwargs, storages, sent = _arguments(request)
+    grid = tuple(int(g) for g in request["grid"])
+    namespace[request["launch"]][grid](*args, **kwargs)
+    if any(s.is_cuda for s in storages):
+        torch.cuda.synchronize()
+    return {"written": _written(storages, sent)}
+
+
 def _serve(namespace, request, measure):
     if "get" in request:
         return {"value": encode(namespace[request["get"]])}
+    if "launch" in request:
+        return _launch(namespace, request)
     for key, value in request.get("env", {}).items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    args, kwargs = decode(request["args"]), decode(request["kwargs"])
+    args, kwargs, storages, sent = _arguments(request)
     generators = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
     function = namespace[request["call"]]
     leaves = [a for a in list(args) + list(kwargs.values()) if type(a).__module__.startswith("torch")
@@ -239,6 +289,8 @@ def _serve(namespace, request, measure):
     else:
         reply["value"] = encode(function(*args, **kwargs))
     reply["rngs"] = [g.bit_generator.state for g in generators]
+    if "grad_output" not in request:  # the first call: what the function wrote into its arguments goes back
+        reply["written"] = _written(storages, sent)
     return reply
 
 

@@ -35,3 +35,24 @@ def test_benchmark_reports_unwritten_functions_instead_of_crashing(tmp_path):
     results = {r["variant"]: r for r in report["results"]}
     assert results["eager"]["status"] == "ok"
     assert results["chunked"]["status"].startswith("failed: NotImplementedError")
+
+
+def test_benchmark_runs_the_triton_kernel_and_pytorchs_linear_cross_entropy(tmp_path):
+    stdout, report = run_benchmark(tmp_path, "--variants", "eager,triton,torch_linear_ce,liger,cce")
+    results = {r["variant"]: r for r in report["results"]}
+    assert results["triton"]["status"] == "ok", results["triton"]
+    # The Triton kernel (through the interpreter on a CPU) computes the same softcapped loss as eager.
+    assert abs(results["triton"]["loss"] - results["eager"]["loss"]) < 1e-4
+    # PyTorch's linear_cross_entropy has no softcap: its loss is the uncapped one, computed here independently.
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    hidden = torch.randn(48, 8)
+    weight = torch.randn(256, 8) / 8 ** 0.5
+    targets = torch.randint(0, 256, (48,))
+    assert abs(results["torch_linear_ce"]["loss"] - float(F.cross_entropy(hidden @ weight.T, targets))) < 1e-4
+    # Liger-Kernel and Cut Cross-Entropy need a GPU: skipped here, and said so.
+    for library in ("liger", "cce"):
+        assert results[library]["status"].startswith("skipped:"), results[library]
+    assert report["machine"]["triton"] == "3.9.0"

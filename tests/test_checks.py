@@ -312,3 +312,17 @@ def test_the_checks_module_cannot_be_patched():
         del checks.expect_close
     with pytest.raises(AssertionError):
         checks.expect_call(double, 1.0, expected=3.0)
+
+
+def test_quietly_keeps_warnings_and_stderr_out_of_a_test_cell(capfd):
+    """nbgrader scores a test cell 0 for any stderr output: code run under quietly() prints none."""
+    import sys
+    import warnings
+
+    from softcap_course.checks import quietly
+
+    with quietly():
+        np.exp(np.float32(1000.0))
+        warnings.warn("a warning a student's code may raise", RuntimeWarning)
+        print("to stderr", file=sys.stderr)
+    assert capfd.readouterr().err == ""

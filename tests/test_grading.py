@@ -5,7 +5,7 @@ import pytest
 
 import grading
 from conftest import student_id
-from mutants import entries
+from mutants import dependents, entries
 
 ASSIGNMENTS = grading.assignments()
 ENTRIES = [(a, e) for a in ASSIGNMENTS for e in entries(a)]
@@ -35,13 +35,29 @@ def test_release_is_what_nbgrader_generates_from_the_solutions(assignment, grade
         f"notebooks/{assignment} is out of date with solutions/{assignment}: run `make release` and commit it")
 
 
+def _body(source):
+    """A solution cell's source without the signature of the function it defines (which the release keeps)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    definition = tree.body[0] if tree.body else None
+    if not isinstance(definition, ast.FunctionDef) or len(tree.body) != 1:
+        return source
+    first = definition.body[0]
+    return "\n".join(source.splitlines()[first.lineno - 1:])
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_contains_no_solution_and_no_hidden_test(assignment):
     text = grading.notebook_path("notebooks", assignment).read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in text, f"notebooks/{assignment} still contains {marker!r}"
     for grade_id, source in grading.solution_sources(assignment).items():
-        body = [line.strip() for line in source.splitlines() if line.strip() and not line.lstrip().startswith(("def ", '"""', "#"))]
+        body = [line.strip() for line in _body(source).splitlines()
+                if line.strip() and not line.lstrip().startswith(("def ", '"""', "#"))]
         leaked = [line for line in body if line in text and len(line) > 20]
         assert not leaked, f"notebooks/{assignment}: solution lines of {grade_id} leaked: {leaked}"
 
@@ -67,7 +83,7 @@ def test_blank_release_gets_zero_on_every_test(assignment, graded):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_mutant_table_covers_every_graded_function(assignment):
     functions = [grade_id for grade_id, source in grading.solution_sources(assignment).items()
-                 if source.lstrip().startswith("def ")]
+                 if source.lstrip().startswith(("def ", "@triton.jit\ndef "))]
     assert functions, "every assignment has graded functions"
     table = entries(assignment)
     tests = grading.test_cells(assignment)
@@ -91,7 +107,9 @@ def test_wrong_implementation_loses_points_on_its_test(assignment, entry, graded
     assert score < maximum, (f"{entry.name} ({entry.why}) got full marks on {entry.caught_by}; it lost "
                              f"{result.lost() or 'nothing'}")
     assert result.total < result.max_total
-    others = {name: s for name, s in result.lost().items() if not name.startswith(f"test_{entry.target}")}
+    # Its own tests, and those of the functions that call it (a kernel's mistake shows in its launcher's tests too).
+    own = (entry.target, *dependents(assignment).get(entry.target, ()))
+    others = {name: s for name, s in result.lost().items() if not name.startswith(tuple(f"test_{f}" for f in own))}
     assert not others, (f"{entry.name} changed only {entry.target}, yet lost points elsewhere: {others}\n"
                         f"{grading.failing_outputs(root, assignment, student_id(entry))}")
 

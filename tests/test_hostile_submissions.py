@@ -372,3 +372,19 @@ def test_a_patched_memory_tracker_earns_nothing_in_chapter_6(tmp_path):
     assert scores.lost() == {"test_chunked_linear_softcap_cross_entropy_memory": (0.0, 2.0)}, scores.lost()
     log = (root / f"autograde-{assignment}.log").read_text()
     assert "suspected tampering: patched_tracker" in log and "test_chunked_linear_softcap_cross_entropy_memory" in log
+
+
+def test_patched_checks_earn_nothing_for_a_triton_kernel_in_chapter_7(tmp_path):
+    """07: a kernel without the online rescaling, behind checks patched to pass everything, scores what the same kernel
+    scores unpatched: the kernel is launched again outside the notebook, in the verification worker, and judged there."""
+    assignment = "07-softcap-triton"
+    root = grading.make_course(tmp_path, [assignment])
+    reference = grading.solution_sources(assignment)
+    wrong = next(e for e in entries(assignment) if e.name == "no_online_rescaling")
+    submissions = {"patched": grading.submission(assignment, {**reference, wrong.target: wrong.source + "\n" + PATCHING_CELL}),
+                   "unpatched": grading.submission(assignment, {**reference, wrong.target: wrong.source})}
+    scores = grading.autograde(root, assignment, submissions)
+    assert scores["unpatched"].lost(), "the wrong kernel must lose points"
+    assert scores["patched"].by_test == scores["unpatched"].by_test, (scores["patched"].lost(), scores["unpatched"].lost())
+    log = (root / f"autograde-{assignment}.log").read_text()
+    assert "suspected tampering: patched" in log and "test_softcap_cross_entropy_kernel_blocks" in log

@@ -1,0 +1,147 @@
+"""Several CPU processes on ``torch.distributed``'s gloo backend, for chapter 8's vocabulary-parallel loss.
+
+``run_vocab_parallel(function, logits, targets, cap, widths)`` splits the ``(N, V)`` logits by columns into shards of
+the given widths, starts one process per shard (forked from this one, so a function defined in a notebook is there
+too), joins them in a gloo process group over the loopback interface, and calls on every rank
+
+    loss = function(local_logits, targets, cap, vocab_start, [group=...,] [ignore_index=...])
+
+with ``local_logits`` a leaf tensor that requires grad, then ``(loss * grad_loss).backward()``. It returns, rank by
+rank, the loss and the gradient of that rank's shard, for the caller to compare with a single-process reference.
+``replicas=2`` runs two independent copies of the problem side by side (twice the processes), each copy in a process
+group of its own passed as ``group=``: a function that ignores ``group`` and talks to every process gets it wrong.
+
+A rank that raises makes the call raise the same built-in exception class, with the rank in the message; a rank
+that hangs (a collective the other ranks never join) is stopped after ``timeout`` seconds with a message that says so.
+What the processes print goes nowhere (nbgrader scores a test cell 0 for any stderr output).
+
+Inside the grader's verification, ``function`` is a proxy of the sandboxed worker's: the whole run then happens in
+the worker, on the student's real function, and only data comes back.
+"""
+
+import builtins
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+
+__all__ = ["RankResult", "run_vocab_parallel", "shard_widths"]
+
+
+@dataclass
+class RankResult:
+    rank: int
+    replica: int
+    vocab_start: int
+    loss: object  # the loss tensor this rank returned (detached), or whatever else it returned
+    grad: object  # the gradient of this rank's shard (None if the loss did not reach it)
+
+
+def shard_widths(vocab, ranks):
+    """Widths of ``ranks`` shards of ``vocab`` columns, as even as possible (the first ones one wider)."""
+    return [vocab // ranks + (1 if r < vocab % ranks else 0) for r in range(ranks)]
+
+
+def _rank_main(rank, world, replica, store, function, shard, targets, cap, vocab_start, kwargs, grad_loss,
+               replicas, ranks_per_replica, timeout, pipe):
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # the loopback interface: no network needed, none used
+    torch.set_num_threads(1)
+    try:
+        dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
+                                timeout=datetime.timedelta(seconds=timeout))
+        groups = [dist.new_group(list(range(r * ranks_per_replica, (r + 1) * ranks_per_replica)))
+                  for r in range(replicas)] if replicas > 1 else []
+        call_kwargs = dict(kwargs)
+        if groups:
+            call_kwargs["group"] = groups[replica]
+        local = shard.clone().requires_grad_(True)
+        loss = function(local, targets, cap, vocab_start, **call_kwargs)
+        if isinstance(loss, torch.Tensor) and loss.requires_grad:
+            (loss * grad_loss).backward()
+        result = {"loss": loss.detach() if isinstance(loss, torch.Tensor) else loss, "grad": local.grad}
+    except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
+        builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
+        result = {"raised": builtin, "original": type(error).__name__, "message": str(error)[:2000]}
+    try:
+        pipe.send_bytes(pickle.dumps(result))
+    except BaseException:  # noqa: BLE001 (an unpicklable return value)
+        pipe.send_bytes(pickle.dumps({"raised": "TypeError", "original": "TypeError",
+                                      "message": "the function returned something that is not a tensor"}))
+    pipe.close()
+    try:
+        dist.destroy_process_group()
+    finally:
+        os._exit(0)
+
+
+def run_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=None, grad_loss=1.0, replicas=1,
+                       timeout=30.0):
+    """Run ``function`` on ``sum(widths)``-column logits split into ``len(widths)`` shards, one process each (times
+    ``replicas``); returns a list of ``RankResult``, rank by rank."""
+    if getattr(function, "_proxy", False) and hasattr(function, "remote_vocab_parallel"):
+        return function.remote_vocab_parallel(logits, targets, cap, widths, ignore_index=ignore_index,
+                                              grad_loss=grad_loss, replicas=replicas, timeout=timeout)
+    import multiprocessing
+
+    import torch
+
+    widths = [int(w) for w in widths]
+    if sum(widths) != logits.shape[-1] or any(w < 0 for w in widths):
+        raise ValueError(f"shard widths {widths} do not add up to the {logits.shape[-1]} columns of the logits")
+    starts = [sum(widths[:r]) for r in range(len(widths))]
+    shards = [logits.detach()[:, start:start + width].contiguous() for start, width in zip(starts, widths)]
+    kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
+    world = len(widths) * replicas
+    context = multiprocessing.get_context("fork")
+    folder = tempfile.mkdtemp(prefix="softcap-gloo-")
+    processes, pipes = [], []
+    try:
+        for rank in range(world):
+            replica, index = divmod(rank, len(widths))
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_rank_main, daemon=True,
+                                      args=(rank, world, replica, os.path.join(folder, "store"), function,
+                                            shards[index], targets, cap, starts[index], kwargs, grad_loss, replicas,
+                                            len(widths), timeout, sender))
+            process.start()
+            sender.close()
+            processes.append(process)
+            pipes.append(receiver)
+        deadline = time.monotonic() + timeout + 5.0
+        replies = [None] * world
+        for rank, pipe in enumerate(pipes):
+            left = deadline - time.monotonic()
+            if left > 0 and pipe.poll(left):
+                try:
+                    replies[rank] = pickle.loads(pipe.recv_bytes())
+                except EOFError:
+                    replies[rank] = None
+    finally:
+        for process in processes:
+            process.join(timeout=max(0.0, min(5.0, deadline - time.monotonic())) if processes else 0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        shutil.rmtree(folder, ignore_errors=True)
+    for rank, reply in enumerate(replies):
+        if reply is not None and "raised" in reply:
+            kind = getattr(builtins, reply["raised"], Exception)
+            kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else Exception
+            raise kind(f"on rank {rank} of {world}: {reply['message']}")
+    missing = [rank for rank, reply in enumerate(replies) if reply is None]
+    if missing:
+        raise TimeoutError(f"rank(s) {missing} of {world} did not finish within {timeout:.0f} s: every rank must call "
+                           "the same collectives (all_reduce ...) in the same order, on the same group, or the others "
+                           "wait for it forever")
+    return [RankResult(rank, rank // len(widths), starts[rank % len(widths)], reply["loss"], reply["grad"])
+            for rank, reply in enumerate(replies)]
