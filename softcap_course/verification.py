@@ -165,8 +165,21 @@ def _proxy(worker, name):
                                     reply.get("custom", False))
         return value
 
+    def remote_vocab_parallel(logits, targets, cap, widths, **options):
+        """``softcap_course.distributed.run_vocab_parallel`` in the worker, on the student's real function (its
+        processes are forked there, inside the sandbox); only the ranks' results come back."""
+        from softcap_course.distributed import RankResult
+
+        request = {"vocab_parallel": name, "args": encode([logits, targets, cap, list(widths)]),
+                   "kwargs": encode(options)}
+        reply = worker.ask(request, timeout=float(options.get("timeout", 30.0)) * 2 + 30.0)
+        if "raised" in reply:
+            _raise_like(reply)
+        return [RankResult(*decode(fields)) for fields in reply["ranks"]]
+
     call.__name__ = call.__qualname__ = name
     call._proxy = True
+    call.remote_vocab_parallel = remote_vocab_parallel
     return call
 
 

@@ -254,6 +254,13 @@ def _serve(namespace, request, measure):
         return {"value": encode(namespace[request["get"]])}
     if "launch" in request:
         return _launch(namespace, request)
+    if "vocab_parallel" in request:
+        from softcap_course.distributed import run_vocab_parallel
+
+        logits, targets, cap, widths = decode(request["args"])
+        ranks = run_vocab_parallel(namespace[request["vocab_parallel"]], logits, targets, cap, widths,
+                                   **decode(request["kwargs"]))
+        return {"ranks": [encode([r.rank, r.replica, r.vocab_start, r.loss, r.grad]) for r in ranks]}
     for key, value in request.get("env", {}).items():
         if value is None:
             os.environ.pop(key, None)
