@@ -36,7 +36,8 @@ def test_release_is_what_nbgrader_generates_from_the_solutions(assignment, grade
 
 
 def _body(source):
-    """A solution cell's source without the signature of the function it defines (which the release keeps)."""
+    """A solution cell's source without the signature and docstring of the function it defines (the release keeps
+    both)."""
     import ast
 
     try:
@@ -46,8 +47,10 @@ def _body(source):
     definition = tree.body[0] if tree.body else None
     if not isinstance(definition, ast.FunctionDef) or len(tree.body) != 1:
         return source
-    first = definition.body[0]
-    return "\n".join(source.splitlines()[first.lineno - 1:])
+    body = definition.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
+        body = body[1:]  # the docstring stays in the release too
+    return "\n".join(source.splitlines()[body[0].lineno - 1:]) if body else ""
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
