@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 ASSIGNMENTS := $(notdir $(wildcard solutions/*))
 
-.PHONY: book test release grade grading-benchmark clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu
+.PHONY: book test release grade grading-benchmark clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -49,6 +49,12 @@ benchmark-triton-cpu: $(VENV)/.installed
 benchmark-gpu: $(VENV)/.installed
 	$(BIN)/python -m softcap_course.benchmark --n 8192 --d 2304 --v 262144 --dtype bfloat16 --device cuda --repeats 5 \
 		--rounds 2 --chunk-size 1024 --out benchmarks/cuda-n8192-d2304-v262144-bfloat16
+
+## benchmark-vocab-parallel: chapter 8's scaling: per-process peak memory and time for 1, 2 and 4 gloo processes at a
+##        fixed N and V on the CPU, results committed under benchmarks/
+benchmark-vocab-parallel: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.vocab_parallel_benchmark --n 2048 --v 65536 --processes 1,2,4 --repeats 3 \
+		--out benchmarks/vocab-parallel-cpu-n2048-v65536-float32
 
 ## benchmark-smoke: the same benchmark at a tiny size (seconds), into the git-ignored benchmarks/tmp/
 benchmark-smoke: $(VENV)/.installed

@@ -1,8 +1,9 @@
 """Several CPU processes on ``torch.distributed``'s gloo backend, for chapter 8's vocabulary-parallel loss.
 
-``run_vocab_parallel(function, logits, targets, cap, widths)`` splits the ``(N, V)`` logits by columns into shards of
-the given widths, starts one process per shard (forked from this one, so a function defined in a notebook is there
-too), joins them in a gloo process group over the loopback interface, and calls on every rank
+``run_on_ranks(function, world_size)`` calls ``function(rank, world_size)`` in that many processes, forked from this
+one (so a function defined in a notebook is there too) and joined in a gloo process group over the loopback interface
+(no GPU, no network), and returns what each returned. ``run_vocab_parallel(function, logits, targets, cap, widths)``
+splits the ``(N, V)`` logits by columns into shards of the given widths, one process per shard, and calls on every rank
 
     loss = function(local_logits, targets, cap, vocab_start, [group=...,] [ignore_index=...])
 
@@ -27,7 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-__all__ = ["RankResult", "run_vocab_parallel", "shard_widths"]
+__all__ = ["RankResult", "run_on_ranks", "run_vocab_parallel", "shard_widths"]
 
 
 @dataclass
@@ -44,8 +45,7 @@ def shard_widths(vocab, ranks):
     return [vocab // ranks + (1 if r < vocab % ranks else 0) for r in range(ranks)]
 
 
-def _rank_main(rank, world, replica, store, function, shard, targets, cap, vocab_start, kwargs, grad_loss,
-               replicas, ranks_per_replica, timeout, pipe):
+def _rank_main(function, rank, world, store, timeout, pipe):
     import datetime
 
     import torch
@@ -59,16 +59,7 @@ def _rank_main(rank, world, replica, store, function, shard, targets, cap, vocab
     try:
         dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
                                 timeout=datetime.timedelta(seconds=timeout))
-        groups = [dist.new_group(list(range(r * ranks_per_replica, (r + 1) * ranks_per_replica)))
-                  for r in range(replicas)] if replicas > 1 else []
-        call_kwargs = dict(kwargs)
-        if groups:
-            call_kwargs["group"] = groups[replica]
-        local = shard.clone().requires_grad_(True)
-        loss = function(local, targets, cap, vocab_start, **call_kwargs)
-        if isinstance(loss, torch.Tensor) and loss.requires_grad:
-            (loss * grad_loss).backward()
-        result = {"loss": loss.detach() if isinstance(loss, torch.Tensor) else loss, "grad": local.grad}
+        result = {"value": function(rank, world)}
     except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
         builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
         result = {"raised": builtin, "original": type(error).__name__, "message": str(error)[:2000]}
@@ -76,7 +67,7 @@ def _rank_main(rank, world, replica, store, function, shard, targets, cap, vocab
         pipe.send_bytes(pickle.dumps(result))
     except BaseException:  # noqa: BLE001 (an unpicklable return value)
         pipe.send_bytes(pickle.dumps({"raised": "TypeError", "original": "TypeError",
-                                      "message": "the function returned something that is not a tensor"}))
+                                      "message": "a rank returned something that cannot be sent back"}))
     pipe.close()
     try:
         dist.destroy_process_group()
@@ -84,41 +75,25 @@ def _rank_main(rank, world, replica, store, function, shard, targets, cap, vocab
         os._exit(0)
 
 
-def run_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=None, grad_loss=1.0, replicas=1,
-                       timeout=30.0):
-    """Run ``function`` on ``sum(widths)``-column logits split into ``len(widths)`` shards, one process each (times
-    ``replicas``); returns a list of ``RankResult``, rank by rank."""
-    if getattr(function, "_proxy", False) and hasattr(function, "remote_vocab_parallel"):
-        return function.remote_vocab_parallel(logits, targets, cap, widths, ignore_index=ignore_index,
-                                              grad_loss=grad_loss, replicas=replicas, timeout=timeout)
+def run_on_ranks(function, world_size, *, timeout=30.0):
+    """Call ``function(rank, world_size)`` in ``world_size`` processes forked from this one, joined in a gloo process
+    group (the default group) over the loopback interface; returns their return values, rank by rank."""
     import multiprocessing
 
-    import torch
-
-    widths = [int(w) for w in widths]
-    if sum(widths) != logits.shape[-1] or any(w < 0 for w in widths):
-        raise ValueError(f"shard widths {widths} do not add up to the {logits.shape[-1]} columns of the logits")
-    starts = [sum(widths[:r]) for r in range(len(widths))]
-    shards = [logits.detach()[:, start:start + width].contiguous() for start, width in zip(starts, widths)]
-    kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
-    world = len(widths) * replicas
     context = multiprocessing.get_context("fork")
     folder = tempfile.mkdtemp(prefix="softcap-gloo-")
     processes, pipes = [], []
+    deadline = time.monotonic() + timeout + 5.0
+    replies = [None] * world_size
     try:
-        for rank in range(world):
-            replica, index = divmod(rank, len(widths))
+        for rank in range(world_size):
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(target=_rank_main, daemon=True,
-                                      args=(rank, world, replica, os.path.join(folder, "store"), function,
-                                            shards[index], targets, cap, starts[index], kwargs, grad_loss, replicas,
-                                            len(widths), timeout, sender))
+                                      args=(function, rank, world_size, os.path.join(folder, "store"), timeout, sender))
             process.start()
             sender.close()
             processes.append(process)
             pipes.append(receiver)
-        deadline = time.monotonic() + timeout + 5.0
-        replies = [None] * world
         for rank, pipe in enumerate(pipes):
             left = deadline - time.monotonic()
             if left > 0 and pipe.poll(left):
@@ -128,7 +103,7 @@ def run_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=N
                     replies[rank] = None
     finally:
         for process in processes:
-            process.join(timeout=max(0.0, min(5.0, deadline - time.monotonic())) if processes else 0)
+            process.join(timeout=max(0.0, min(5.0, deadline - time.monotonic())))
             if process.is_alive():
                 process.kill()
                 process.join()
@@ -137,11 +112,43 @@ def run_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=N
         if reply is not None and "raised" in reply:
             kind = getattr(builtins, reply["raised"], Exception)
             kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else Exception
-            raise kind(f"on rank {rank} of {world}: {reply['message']}")
+            raise kind(f"on rank {rank} of {world_size}: {reply['message']}")
     missing = [rank for rank, reply in enumerate(replies) if reply is None]
     if missing:
-        raise TimeoutError(f"rank(s) {missing} of {world} did not finish within {timeout:.0f} s: every rank must call "
-                           "the same collectives (all_reduce ...) in the same order, on the same group, or the others "
-                           "wait for it forever")
-    return [RankResult(rank, rank // len(widths), starts[rank % len(widths)], reply["loss"], reply["grad"])
-            for rank, reply in enumerate(replies)]
+        raise TimeoutError(f"rank(s) {missing} of {world_size} did not finish within {timeout:.0f} s: every rank must "
+                           "call the same collectives (all_reduce ...) in the same order, on the same group, or the "
+                           "others wait for it forever")
+    return [reply["value"] for reply in replies]
+
+
+def run_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=None, grad_loss=1.0, replicas=1,
+                       timeout=30.0):
+    """Run ``function`` on ``sum(widths)``-column logits split into ``len(widths)`` shards, one process each (times
+    ``replicas``); returns a list of ``RankResult``, rank by rank."""
+    if getattr(function, "_proxy", False) and hasattr(function, "remote_vocab_parallel"):
+        return function.remote_vocab_parallel(logits, targets, cap, widths, ignore_index=ignore_index,
+                                              grad_loss=grad_loss, replicas=replicas, timeout=timeout)
+    import torch
+
+    widths = [int(w) for w in widths]
+    if sum(widths) != logits.shape[-1] or any(w < 0 for w in widths):
+        raise ValueError(f"shard widths {widths} do not add up to the {logits.shape[-1]} columns of the logits")
+    starts = [sum(widths[:r]) for r in range(len(widths))]
+    shards = [logits.detach()[:, start:start + width].contiguous() for start, width in zip(starts, widths)]
+    kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
+
+    def one_rank(rank, world):
+        import torch.distributed as dist
+
+        replica, index = divmod(rank, len(widths))
+        groups = [dist.new_group(list(range(r * len(widths), (r + 1) * len(widths)))) for r in range(replicas)] \
+            if replicas > 1 else []
+        call_kwargs = dict(kwargs, group=groups[replica]) if groups else dict(kwargs)
+        local = shards[index].clone().requires_grad_(True)
+        loss = function(local, targets, cap, starts[index], **call_kwargs)
+        if isinstance(loss, torch.Tensor) and loss.requires_grad:
+            (loss * grad_loss).backward()
+        return RankResult(rank, replica, starts[index], loss.detach() if isinstance(loss, torch.Tensor) else loss,
+                          local.grad)
+
+    return run_on_ranks(one_rank, len(widths) * replicas, timeout=timeout)

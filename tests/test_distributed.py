@@ -1,0 +1,75 @@
+"""The process launcher of chapter 8: results rank by rank, errors and hangs reported, never a stuck test."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from softcap_course.distributed import run_on_ranks, run_vocab_parallel, shard_widths
+
+
+def test_shard_widths_are_even_and_cover_the_vocabulary():
+    assert shard_widths(10, 3) == [4, 3, 3]
+    assert shard_widths(8, 4) == [2, 2, 2, 2]
+    assert sum(shard_widths(262_144, 7)) == 262_144
+
+
+def test_each_rank_returns_its_own_value_after_an_all_reduce():
+    def rank_sum(rank, world):
+        import torch.distributed as dist
+
+        value = torch.tensor([float(rank + 1)])
+        dist.all_reduce(value)
+        return rank, world, float(value)
+
+    assert run_on_ranks(rank_sum, 3) == [(0, 3, 6.0), (1, 3, 6.0), (2, 3, 6.0)]
+
+
+def test_a_raising_rank_raises_the_same_builtin_error_with_its_rank():
+    def picky(rank, world):
+        if rank == 1:
+            raise ValueError("cap must be positive")
+        return rank
+
+    with pytest.raises(ValueError, match="on rank 1 of 2: cap must be positive"):
+        run_on_ranks(picky, 2)
+
+
+def test_a_rank_that_skips_a_collective_is_reported_not_waited_for_forever():
+    def unbalanced(rank, world):
+        import torch.distributed as dist
+
+        if rank == 0:
+            dist.all_reduce(torch.ones(1))
+        return rank
+
+    with pytest.raises((TimeoutError, RuntimeError)):
+        run_on_ranks(unbalanced, 2, timeout=3.0)
+
+
+def test_vocab_parallel_run_hands_each_rank_its_columns_and_collects_the_gradients():
+    # A stand-in "loss" that needs no communication: the sum of each shard times its vocab_start + 1. The gradient
+    # of rank r's shard is then vocab_start + 1 everywhere, and the shards are the right columns.
+    def local_only(local, targets, cap, vocab_start, group=None, ignore_index=-100):
+        return (local * (vocab_start + 1)).sum()
+
+    logits = torch.arange(20.0).reshape(2, 10)
+    ranks = run_vocab_parallel(local_only, logits, [0, 1], 30.0, [3, 3, 4], grad_loss=2.0)
+    assert [r.vocab_start for r in ranks] == [0, 3, 6]
+    for r, (start, width) in zip(ranks, ((0, 3), (3, 3), (6, 4))):
+        assert float(r.loss) == float(logits[:, start:start + width].sum() * (start + 1))
+        assert torch.equal(r.grad, torch.full((2, width), 2.0 * (start + 1)))
+    with pytest.raises(ValueError, match="add up"):
+        run_vocab_parallel(local_only, logits, [0, 1], 30.0, [3, 3])
+
+
+def test_replicas_get_groups_of_their_own():
+    def group_sum(local, targets, cap, vocab_start, group=None, ignore_index=-100):
+        import torch.distributed as dist
+
+        total = local.detach().sum().reshape(1)
+        dist.all_reduce(total, group=group)
+        return total[0] + 0 * F.relu(local).sum()
+
+    logits = torch.ones(1, 4)
+    ranks = run_vocab_parallel(group_sum, logits, [0], 30.0, [2, 2], replicas=2)
+    assert [float(r.loss) for r in ranks] == [4.0] * 4  # each group of 2 sums its own 4 ones, not all 8
