@@ -257,9 +257,10 @@ def _lower_precision(error, size, expected, eps):
     Its size relative to the problem must be about that dtype's epsilon, and it must be small next to the answer
     too: on inputs of size 1000, an error of 0.3 has float16's relative size but is a plain wrong value.
     """
-    for name in ("float32", "float16"):
-        low = EPS[name]
-        if low > 8 * eps and low / 8 <= error / size <= 8 * low and error <= 8 * low * max(_fabs(expected), 1.0):
+    # float16 (eps 2**-10) and bfloat16 (eps 2**-7) are too close for an error to tell them apart: one label for both.
+    for name, low, high in (("float32", EPS["float32"], EPS["float32"]),
+                            ("float16 or bfloat16", EPS["float16"], EPS["bfloat16"])):
+        if low > 8 * eps and low / 8 <= error / size <= 8 * high and error <= 8 * high * max(_fabs(expected), 1.0):
             return name
     return None
 

@@ -108,11 +108,16 @@ def run_on_ranks(function, world_size, *, timeout=30.0):
                 process.kill()
                 process.join()
         shutil.rmtree(folder, ignore_errors=True)
-    for rank, reply in enumerate(replies):
-        if reply is not None and "raised" in reply:
-            kind = getattr(builtins, reply["raised"], Exception)
-            kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else Exception
-            raise kind(f"on rank {rank} of {world_size}: {reply['message']}")
+    raised = [(rank, reply) for rank, reply in enumerate(replies) if reply is not None and "raised" in reply]
+    if raised:
+        # A rank's own error first: the RuntimeErrors of its partners (a connection it dropped) come from it.
+        rank, reply = min(raised, key=lambda item: (item[1]["raised"] == "RuntimeError", item[0]))
+        kind = getattr(builtins, reply["raised"], Exception)
+        kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else Exception
+        others = [f"rank {r}: {o['original']}: {o['message'].splitlines()[0][:80] if o['message'] else ''}"
+                  for r, o in raised if r != rank]
+        raise kind(f"on rank {rank} of {world_size}: {reply['message']}"
+                   + (f" (and {'; '.join(others)})" if others else ""))
     missing = [rank for rank, reply in enumerate(replies) if reply is None]
     if missing:
         raise TimeoutError(f"rank(s) {missing} of {world_size} did not finish within {timeout:.0f} s: every rank must "
@@ -130,6 +135,8 @@ def run_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=N
                                               grad_loss=grad_loss, replicas=replicas, timeout=timeout)
     import torch
 
+    if not isinstance(targets, torch.Tensor):  # the graded functions take a tensor of targets
+        targets = torch.as_tensor(targets)
     widths = [int(w) for w in widths]
     if sum(widths) != logits.shape[-1] or any(w < 0 for w in widths):
         raise ValueError(f"shard widths {widths} do not add up to the {logits.shape[-1]} columns of the logits")

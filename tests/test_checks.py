@@ -326,3 +326,14 @@ def test_quietly_keeps_warnings_and_stderr_out_of_a_test_cell(capfd):
         warnings.warn("a warning a student's code may raise", RuntimeWarning)
         print("to stderr", file=sys.stderr)
     assert capfd.readouterr().err == ""
+
+
+def test_an_error_of_bfloat16_size_is_named_as_low_precision_rounding():
+    """A float32 answer computed through bfloat16 is off by about 2**-8 of the problem's size: named, not blamed."""
+    import torch
+
+    exact = torch.tensor([1.0, 3.0, 7.0]).log()
+    through_bf16 = exact.to(torch.bfloat16).float()
+    with pytest.raises(AssertionError) as failure:
+        expect_close(through_bf16, exact.double(), call="log_of_counts(...)", dtype=torch.float32)
+    assert "off by float16 or bfloat16 rounding" in str(failure.value).splitlines()[0]

@@ -73,3 +73,15 @@ def test_replicas_get_groups_of_their_own():
     logits = torch.ones(1, 4)
     ranks = run_vocab_parallel(group_sum, logits, [0], 30.0, [2, 2], replicas=2)
     assert [float(r.loss) for r in ranks] == [4.0] * 4  # each group of 2 sums its own 4 ones, not all 8
+
+
+def test_a_ranks_own_error_is_reported_before_its_partners_broken_connection():
+    def raises_before_the_collective(rank, world):
+        import torch.distributed as dist
+
+        if rank == 1:
+            raise ValueError("a target is out of range")
+        dist.all_reduce(torch.ones(1))  # rank 0 waits for rank 1, which left: gloo raises a RuntimeError here
+
+    with pytest.raises(ValueError, match="on rank 1 of 2: a target is out of range"):
+        run_on_ranks(raises_before_the_collective, 2, timeout=10.0)

@@ -374,14 +374,26 @@ def test_a_patched_memory_tracker_earns_nothing_in_chapter_6(tmp_path):
     assert "suspected tampering: patched_tracker" in log and "test_chunked_linear_softcap_cross_entropy_memory" in log
 
 
-def test_patched_checks_earn_nothing_for_a_triton_kernel_in_chapter_7(tmp_path):
-    """07: a kernel without the online rescaling, behind checks patched to pass everything, scores what the same kernel
-    scores unpatched: the kernel is launched again outside the notebook, in the verification worker, and judged there."""
+FAKE_CHECKS_FOR_A_KERNEL = '''
+import sys, types
+import softcap_course.checks as real_checks
+fake = types.ModuleType("softcap_course.checks")
+for name in ("expect_call", "expect_close", "expect_raises", "expect", "expect_gradient"):
+    setattr(fake, name, lambda *args, **kwargs: None)
+fake.quietly = real_checks.quietly  # warnings stay out of stderr, as with the real checks
+sys.modules["softcap_course.checks"] = fake
+'''
+
+
+def test_replaced_checks_earn_nothing_for_a_triton_kernel_in_chapter_7(tmp_path):
+    """07: a kernel without the online rescaling, behind checks replaced in sys.modules by do-nothing ones, scores what
+    the same kernel scores unreplaced: the kernel is launched again outside the notebook, in the verification worker,
+    and judged there."""
     assignment = "07-softcap-triton"
     root = grading.make_course(tmp_path, [assignment])
     reference = grading.solution_sources(assignment)
     wrong = next(e for e in entries(assignment) if e.name == "no_online_rescaling")
-    submissions = {"patched": grading.submission(assignment, {**reference, wrong.target: wrong.source + "\n" + PATCHING_CELL}),
+    submissions = {"patched": grading.submission(assignment, {**reference, wrong.target: FAKE_CHECKS_FOR_A_KERNEL + wrong.source}),
                    "unpatched": grading.submission(assignment, {**reference, wrong.target: wrong.source})}
     scores = grading.autograde(root, assignment, submissions)
     assert scores["unpatched"].lost(), "the wrong kernel must lose points"
