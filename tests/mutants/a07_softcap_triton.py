@@ -19,11 +19,11 @@ wrong_kernel = mistakes(globals(), "07-softcap-triton", "softcap_cross_entropy_k
 wrong_kernel("no_online_rescaling", "test_softcap_cross_entropy_kernel_blocks",
              "Adds each block's exp(s - m') to a running sum taken against the old maximum, without rescaling it by "
              "exp(m - m'): right while the maximum stays in the first block, wrong as soon as a later block raises it.",
-             ("running_sum = running_sum * tl.exp(running_max - new_max) + ", "running_sum = running_sum + "))
+             ("running_sum = running_sum * tl.exp(running_max - next_max) + ", "running_sum = running_sum + "))
 wrong_kernel("shift_by_cap", "test_softcap_cross_entropy_kernel_values",
              "Shifts the exponentials by the cap, a bound of every capped logit, instead of the row's maximum: no "
              "overflow, but exp(s - cap) underflows to 0 when a whole row lies far below the cap.",
-             ("new_max = tl.maximum(running_max, tl.max(s, axis=0))", "new_max = tl.maximum(running_max, cap)"))
+             ("next_max = tl.maximum(running_max, tl.max(s, axis=0))", "next_max = tl.maximum(running_max, cap)"))
 wrong_kernel("slope_of_raw_logits", "test_softcap_cross_entropy_kernel_grad",
              "Multiplies by 1 - tanh(x) ** 2, the slope of tanh(x), instead of the softcap's 1 - tanh(x / cap) ** 2.",
              ("        grad = (probability - tl.where(cols == target, 1.0, 0.0)) * (1.0 - t * t) * grad_scale",
