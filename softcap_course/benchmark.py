@@ -107,10 +107,10 @@ def make_loss(variant, cap, chunk_size, notebook, triton_notebook=DEFAULT_TRITON
     if variant == "triton":
         from softcap_course.classroom import answer_namespace
 
-        if not torch.cuda.is_available() and n_entries > INTERPRETER_LIMIT:
-            raise Skipped(f"Triton's interpreter would take minutes per step at N x V = {n_entries}: run it at "
-                          f"N x V <= {INTERPRETER_LIMIT} on a CPU")
         if not torch.cuda.is_available():
+            if n_entries > INTERPRETER_LIMIT:
+                raise Skipped(f"Triton's interpreter would take minutes per step at N x V = {n_entries}: run it at "
+                              f"N x V <= {INTERPRETER_LIMIT} on a CPU")
             os.environ["TRITON_INTERPRET"] = "1"
         triton_loss = answer_namespace(triton_notebook)["triton_softcap_cross_entropy"]
         return lambda hidden, weight, targets: triton_loss(hidden @ weight.T, targets, cap)

@@ -20,13 +20,14 @@ Inside the grader's verification, ``function`` is a proxy of the sandboxed worke
 the worker, on the student's real function, and only data comes back.
 """
 
-import builtins
 import os
 import pickle
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+
+from softcap_course.worker import raised_class, raised_reply
 
 __all__ = ["RankResult", "run_on_ranks", "run_vocab_parallel", "shard_widths"]
 
@@ -61,8 +62,7 @@ def _rank_main(function, rank, world, store, timeout, pipe):
                                 timeout=datetime.timedelta(seconds=timeout))
         result = {"value": function(rank, world)}
     except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
-        builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
-        result = {"raised": builtin, "original": type(error).__name__, "message": str(error)[:2000]}
+        result = raised_reply(error)
     try:
         pipe.send_bytes(pickle.dumps(result))
     except BaseException:  # noqa: BLE001 (an unpicklable return value)
@@ -112,8 +112,7 @@ def run_on_ranks(function, world_size, *, timeout=30.0):
     if raised:
         # A rank's own error first: the RuntimeErrors of its partners (a connection it dropped) come from it.
         rank, reply = min(raised, key=lambda item: (item[1]["raised"] == "RuntimeError", item[0]))
-        kind = getattr(builtins, reply["raised"], Exception)
-        kind = kind if isinstance(kind, type) and issubclass(kind, Exception) else Exception
+        kind = raised_class(reply)
         others = [f"rank {r}: {o['original']}: {o['message'].splitlines()[0][:80] if o['message'] else ''}"
                   for r, o in raised if r != rank]
         raise kind(f"on rank {rank} of {world_size}: {reply['message']}"

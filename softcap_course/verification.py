@@ -30,7 +30,6 @@ tests launch the student's Triton kernel themselves: the grader's ``kernel[grid]
 those views, and what the kernel wrote lands in the test's buffers.
 """
 
-import builtins
 import contextlib
 import json
 import os
@@ -46,7 +45,7 @@ from traitlets import Float
 
 from softcap_course import sandbox
 from softcap_course.classroom import nbgrader_meta
-from softcap_course.worker import _ALLOWED_EXCEPTIONS, Unverifiable, WorkerFailed, decode, encode
+from softcap_course.worker import Unverifiable, WorkerFailed, decode, encode, raised_class
 
 # Environment variables a graded function may read (05: logit_softcap_from_env); the proxy sends their current values.
 FUNCTION_ENVIRONMENT = ("LOGIT_SOFTCAP",)
@@ -133,9 +132,8 @@ class Worker:
 
 def _raise_like(reply):
     name = reply["raised"]  # the worker sends the nearest built-in class: NotImplementedError stays itself
-    kind = getattr(builtins, name, Exception) if name in _ALLOWED_EXCEPTIONS else Exception
     message = reply["message"] if reply.get("original") == name else f"{reply.get('original')}: {reply['message']}"
-    raise kind(message)
+    raise raised_class(reply)(message)
 
 
 class _Measure:

@@ -18,6 +18,20 @@ _ALLOWED_EXCEPTIONS = {name for name in dir(builtins) if isinstance(getattr(buil
                        and issubclass(getattr(builtins, name), Exception)}
 
 
+def raised_reply(error):
+    """An exception as data: the nearest built-in class (a student's `class CapError(ValueError)` travels as a
+    ValueError), the original class's name and the message."""
+    builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
+    return {"raised": builtin if builtin in _ALLOWED_EXCEPTIONS else "Exception", "original": type(error).__name__,
+            "message": str(error)[:2000]}
+
+
+def raised_class(reply):
+    """The built-in exception class a ``raised_reply`` names (Exception for anything else)."""
+    name = reply["raised"]
+    return getattr(builtins, name) if name in _ALLOWED_EXCEPTIONS else Exception
+
+
 class Unverifiable(Exception):
     """A test called a graded function with something that cannot cross the process boundary."""
 
@@ -197,10 +211,7 @@ def main():
         try:
             reply = _serve(namespace, request, measure)
         except BaseException as error:  # noqa: BLE001
-            # The nearest built-in class: a student's `class CapError(ValueError)` arrives as a ValueError.
-            builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
-            reply = {"raised": builtin if builtin in _ALLOWED_EXCEPTIONS else "Exception",
-                     "original": type(error).__name__, "message": str(error)[:2000]}
+            reply = raised_reply(error)
         protocol.write(json.dumps(reply) + "\n")
 
 
