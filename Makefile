@@ -18,6 +18,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 		else echo "note: grading needs bubblewrap (sudo apt-get install bubblewrap)"; fi; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements.txt
+	@# jupyter-events pulls in rfc3987-syntax (jsonschema's optional IRI check), which builds a parser on every import:
+	@# 3 s added to each nbgrader command and notebook validation. Nothing here checks IRIs; jsonschema skips it when absent.
+	$(BIN)/pip uninstall --quiet --yes rfc3987-syntax
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -61,13 +64,18 @@ benchmark-smoke: $(VENV)/.installed
 	$(BIN)/python -m softcap_course.benchmark --n 64 --d 16 --v 512 --repeats 2 --chunk-size 16 --out benchmarks/tmp/smoke
 
 ## grade: one grading round (check submitted/, autograde, feedback, export grades.csv) with progress and a report
-##        of every problem found; `make grade ASSIGNMENT=01-softmax` grades one assignment only
+##        of every problem found; `make grade ASSIGNMENT=01-softmax` grades one assignment only; submissions are
+##        graded N at a time with `make grade --jobs N` (or JOBS=N; default: one per core); FORCE=1 regrades all
+# make's own --jobs/-j N reaches the recipe in MAKEFLAGS as -jN.
+JOBS ?= $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
 grade: $(VENV)/.installed
-	$(BIN)/python -m softcap_course.instructor $(ASSIGNMENT)
+	$(BIN)/python -m softcap_course.instructor $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(ASSIGNMENT)
 
-## grading-benchmark: seconds per autograded submission, a synthetic class of 30 through every assignment (minutes)
+## grading-benchmark: a synthetic class of 30 through every assignment, graded by 1 and 2 workers over SQLite and a
+##        throw-away PostgreSQL: submissions per minute and seconds per submission (about an hour on 2 cores)
 grading-benchmark: $(VENV)/.installed
-	$(BIN)/python -m softcap_course.grading_benchmark --students 30 --out benchmarks/grading/class-of-30
+	$(BIN)/python -m softcap_course.grading_benchmark --students 30 --jobs 1,2 --databases sqlite,postgresql \
+		--out benchmarks/grading/class-of-30-parallel
 
 clean:
 	rm -rf _build gradebook.db

@@ -86,13 +86,17 @@ def run_nbgrader(root, *arguments, timeout=1800):
     return result
 
 
-def make_course(source_root, root, assignments):
-    """A scratch course in ``root``: the course's nbgrader config and source notebooks, released by nbgrader."""
+def make_course(source_root, root, assignments, db_url=None):
+    """A scratch course in ``root``: the course's nbgrader config and source notebooks, released by nbgrader.
+
+    Its gradebook is ``db_url`` (e.g. a throw-away PostgreSQL server's), else SQLite in ``root``, written into its
+    config: never the database NBGRADER_DB_URL names, even where that is set.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     config = (Path(source_root) / "nbgrader_config.py").read_text()
-    # A scratch course keeps its own SQLite gradebook even where NBGRADER_DB_URL points at a real one.
-    config += f"\nc.CourseDirectory.db_url = {'sqlite:///' + str(root.resolve() / 'gradebook.db')!r}\n"
+    db_url = db_url or f"sqlite:///{root.resolve() / 'gradebook.db'}"
+    config += f"\nc.CourseDirectory.db_url = {db_url!r}\n"
     (root / "nbgrader_config.py").write_text(config)
     for assignment in assignments:
         shutil.copytree(Path(source_root) / "solutions" / assignment, root / "solutions" / assignment)
@@ -100,21 +104,28 @@ def make_course(source_root, root, assignments):
     return root
 
 
+def course_db_url(root):
+    """The gradebook URL nbgrader uses in the course at ``root``: its nbgrader_config.py read as nbgrader reads it
+    (so NBGRADER_DB_URL counts where the config says so), else nbgrader's default, gradebook.db in ``root``."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = Path(root).resolve()
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config() \
+        if (root / "nbgrader_config.py").exists() else {}
+    url = config.get("CourseDirectory", {}).get("db_url")
+    return url or f"sqlite:///{root / 'gradebook.db'}"
+
+
 def gradebook(root, url=None):
-    """The gradebook of the course at ``root``: ``url``, else NBGRADER_DB_URL (as nbgrader_config.py), else SQLite."""
+    """The gradebook of the course at ``root`` (``url`` if given)."""
     from nbgrader.api import Gradebook
 
-    return Gradebook(url or os.environ.get("NBGRADER_DB_URL") or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}")
-
-
-def scratch_gradebook(root):
-    """The SQLite gradebook that ``make_course`` gives a scratch course."""
-    return gradebook(root, f"sqlite:///{Path(root).resolve() / 'gradebook.db'}")
+    return Gradebook(url or course_db_url(root))
 
 
 def enrol(root, students):
-    """Put students on a scratch course's roster (the course's config grades only enrolled students)."""
-    with scratch_gradebook(root) as book:
+    """Put students on a course's roster (the course's config grades only enrolled students)."""
+    with gradebook(root) as book:
         for student in students:
             book.update_or_create_student(student)
 
@@ -146,9 +157,9 @@ class Scores:
 
 
 def read_scores(root, assignment):
-    """Scores of every autograded submission of ``assignment`` in the scratch course at ``root``."""
+    """Scores of every autograded submission of ``assignment`` in the course at ``root``."""
     scores = {}
-    with scratch_gradebook(root) as book:
+    with gradebook(root) as book:
         for row in book.assignment_submissions(assignment):
             notebook = book.find_submission_notebook(assignment, assignment, row.student_id)
             scores[row.student_id] = Scores({g.name: (float(g.score), float(g.max_score)) for g in notebook.grades})

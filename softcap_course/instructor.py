@@ -1,27 +1,39 @@
 """One grading round with nbgrader's standard commands, with progress and a clear report: ``make grade``.
 
-    python -m softcap_course.instructor [ASSIGNMENT ...]
+    python -m softcap_course.instructor [--jobs N] [--force] [ASSIGNMENT ...]
 
 For each assignment with submissions (default: all of them) it checks ``submitted/`` first, then runs
 ``nbgrader autograde`` and ``nbgrader generate_feedback``, and at the end ``nbgrader export`` (grades.csv).
+With ``--jobs N`` (default: one per core) N nbgrader commands run side by side, each on its own share of the class;
+every submission still runs in its own kernel in its own sandbox (``softcap_course/parallel.py`` says what makes this
+safe, SQLite included). A submission already graded, whose files have not changed since, is not graded again
+(``--force`` regrades everything). Two rounds on one course take turns per assignment.
 It never moves, edits or deletes a submitted file; everything it finds wrong is reported to the instructor:
 
 * a folder in ``submitted/`` for a student not on the roster (not graded, no gradebook row);
 * a notebook under another name, or one that is not a valid notebook (graded as 0, kept as it is);
 * test cells a student edited or deleted (nbgrader restores them from the gradebook before grading);
 * solution cells that assign to comparison helpers such as ``np.allclose`` (the tests do not use them);
-* cells interrupted at the time limit, and kernels that died (a crash, ``os._exit``): the rest scores 0.
+* cells interrupted at the time limit, and kernels that died (a crash, ``os._exit``): the rest scores 0;
+* submissions left ungraded by a grading process that was killed: the round exits with status 1, and running it
+  again grades exactly those.
 """
 
 import argparse
+import contextlib
+import fcntl
 import json
+import os
+import queue
 import re
+import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from softcap_course import classroom
+from softcap_course import classroom, parallel
 from softcap_course.classroom import gradebook, nbgrader_command, nbgrader_meta, read_notebook
 
 _PATCHED_HELPER = re.compile(r"^\s*(?:np|numpy|math|torch)(?:\.testing)?\.(?:allclose|isclose|assert_\w+|array_equal)\s*=",
@@ -39,7 +51,11 @@ class Problem:
 class Round:
     root: Path
     problems: list = field(default_factory=list)
+    jobs: int = 1
+    force: bool = False
     seconds: dict = field(default_factory=dict)  # (assignment, student) -> seconds nbgrader spent on it
+    ungraded: list = field(default_factory=list)  # (assignment, student) left ungraded by a killed process
+    phases: dict = field(default_factory=dict)  # (assignment, phase) -> wall seconds of that phase
 
     def report(self, student, assignment, message):
         self.problems.append(Problem(student, assignment, message))
@@ -110,28 +126,150 @@ def _solution_cell_errors(root, assignment, student):
             for output in cell.get("outputs", []) if output.get("output_type") == "error"]
 
 
-def autograde(state, assignment, graded, runnable):
-    """Run `nbgrader autograde`, with a progress line per submission; report crashes and time-outs."""
-    command, env = nbgrader_command("autograde", assignment)
-    process = subprocess.Popen(command, cwd=state.root, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    log_lines, seen, started = [], [], time.monotonic()
-    start_marker = re.compile(rf"Sanitizing .*/submitted/([^/]+)/{re.escape(assignment)}/")
-    for line in process.stdout:
-        log_lines.append(line)
-        match = start_marker.search(line)
-        if match and match.group(1) not in seen:
-            now = time.monotonic()
-            if seen:  # a submission's time runs from its first log line to the next one's
-                state.seconds[(assignment, seen[-1])] = now - started
-            seen.append(match.group(1))
-            started = now
-            print(f"  [{len(seen)}/{len(graded)}] autograding {match.group(1)}", flush=True)
-    process.wait()
-    if seen:
-        state.seconds[(assignment, seen[-1])] = time.monotonic() - started
+@dataclass
+class Plan:
+    """One assignment of a round: who is graded, whose notebook can run, and who needs autograding now."""
+
+    graded: list
+    runnable: list
+    pending: list
+    workers: list = field(default_factory=list)  # its autograde commands
+    waiting: int = 0  # autograde commands still running
+
+
+@dataclass
+class Worker:
+    """One nbgrader command (autograde or generate_feedback) on a share of one assignment's class."""
+
+    command: str
+    assignment: str
+    number: int
+    students: list
+    process: subprocess.Popen = None
+    log: list = field(default_factory=list)
+    seen: list = field(default_factory=list)  # students whose grading started, in order
+    started: float = 0.0  # when the last of them started
+
+    def order(self, assignments):  # earlier assignments first; an assignment's feedback before later autograding
+        return assignments.index(self.assignment), self.command != "generate_feedback", self.number
+
+    def death(self):
+        code = self.process.returncode
+        return f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0 else None
+
+
+def _start(state, worker, lines):
+    """``nbgrader <command> <assignment> --force``, limited to the worker's students; its lines go to ``lines``."""
+    arguments, env = nbgrader_command(worker.command, worker.assignment, "--force")
+    env[parallel.STUDENTS_VARIABLE] = json.dumps(worker.students)
+    # N commands side by side share the cores: each kernel's numerical libraries get cores / N threads (unless the
+    # instructor chose), since more threads than cores make them wait on each other instead of working.
+    threads = str(max(1, len(os.sched_getaffinity(0)) // state.jobs))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, threads)
+    worker.process = subprocess.Popen(arguments, cwd=state.root, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+    if state.jobs > 1:
+        print(f"  {worker.assignment}: {worker.command} worker {worker.number} (pid {worker.process.pid}): "
+              f"{len(worker.students)} submissions", flush=True)
+
+    def pump():
+        for line in worker.process.stdout:
+            lines.put((worker, line))
+        lines.put((worker, None))
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def run_workers(state, plans):
+    """Autograde every plan's pending students and write every graded student's feedback, ``state.jobs`` nbgrader
+    commands at a time. Each assignment's class is dealt into ``jobs`` shares; when a command ends, the next one starts
+    (the next assignment's, or the feedback of an assignment whose autograding is complete), so no core waits for the
+    slowest share of an assignment."""
+    assignments = list(plans)
+    lines, ready, running, began = queue.Queue(), [], [], {}
+    progress = {assignment: 0 for assignment in plans}
+    start_marker = re.compile(r"Sanitizing .*/submitted/([^/]+)/([^/]+)/")
+
+    def feedback(assignment):
+        print(f"{assignment}: generating feedback", flush=True)
+        state.phases[(assignment, "autograde")] = time.monotonic() - began[assignment]
+        began[assignment] = time.monotonic()
+        students = [s for s in plans[assignment].graded if (state.root / "autograded" / s / assignment).is_dir()]
+        # Feedback is quick: one command per assignment, beside other assignments' grading, unless there are fewer
+        # assignments than workers.
+        shares = parallel.shares(students, state.jobs if len(plans) < state.jobs else 1)
+        return [Worker("generate_feedback", assignment, n, share) for n, share in enumerate(shares, 1)]
+
+    for assignment, plan in plans.items():
+        began[assignment] = time.monotonic()
+        plan.workers = [Worker("autograde", assignment, n, share)
+                        for n, share in enumerate(parallel.shares(plan.pending, state.jobs), 1)]
+        plan.waiting = len(plan.workers)
+        ready += plan.workers or feedback(assignment)
+    while ready or running:
+        ready.sort(key=lambda w: w.order(assignments))
+        while ready and len(running) < state.jobs:
+            worker = ready.pop(0)
+            _start(state, worker, lines)
+            running.append(worker)
+        worker, line = lines.get()
+        if line is not None:
+            worker.log.append(line)
+            match = start_marker.search(line) if worker.command == "autograde" else None
+            if match and match.group(2) == worker.assignment and match.group(1) not in worker.seen:
+                now = time.monotonic()
+                if worker.seen:  # a submission's time runs from its first log line to the next one's
+                    state.seconds[(worker.assignment, worker.seen[-1])] = now - worker.started
+                worker.seen.append(match.group(1))
+                worker.started = now
+                progress[worker.assignment] += 1
+                where = f" (worker {worker.number})" if state.jobs > 1 else ""
+                print(f"  {worker.assignment} [{progress[worker.assignment]}/{len(plans[worker.assignment].pending)}] "
+                      f"autograding {match.group(1)}{where}", flush=True)
+            continue
+        worker.process.wait()
+        running.remove(worker)
+        plan = plans[worker.assignment]
+        if worker.command == "autograde":
+            if worker.seen and not worker.death():
+                state.seconds[(worker.assignment, worker.seen[-1])] = time.monotonic() - worker.started
+            plan.waiting -= 1
+            if plan.waiting == 0:
+                review_autograde(state, worker.assignment, plan)
+                ready += feedback(worker.assignment)
+        else:
+            if worker.process.returncode != 0:
+                death = worker.death() or f"failed with status {worker.process.returncode}"
+                for student in worker.students:
+                    state.report(student, worker.assignment, f"no feedback: generate_feedback (worker {worker.number}) "
+                                 f"{death}. Run the round again. Its output ends:\n{''.join(worker.log[-20:])}")
+            if not any(w.assignment == worker.assignment for w in running + ready):
+                state.phases[(worker.assignment, "feedback")] = time.monotonic() - began[worker.assignment]
+
+
+def review_autograde(state, assignment, plan):
+    """After an assignment's autograding: its log, and a report of crashes, time-outs, tampering and submissions
+    that a killed worker left ungraded."""
+    log_lines = []
+    for worker in plan.workers:
+        if len(plan.workers) > 1:
+            log_lines.append(f"===== worker {worker.number} (pid {worker.process.pid}): {worker.students}\n")
+        log_lines += worker.log
     (state.root / f"autograde-{assignment}.log").write_text("".join(log_lines))
-    for student in runnable:
+    lost = set()
+    for worker in plan.workers:
+        death = worker.death()
+        for student in worker.students if death else []:
+            if not (state.root / "autograded" / student / assignment / f"{assignment}.ipynb").exists():
+                lost.add(student)
+                state.ungraded.append((assignment, student))
+                state.report(student, assignment, f"NOT GRADED: the grading process (worker {worker.number}, pid "
+                             f"{worker.process.pid}) {death} before finishing it. Run the round again: it grades "
+                             "what is missing.")
+    for student in plan.runnable:
+        if student not in plan.pending or student in lost:
+            continue
         errors = _solution_cell_errors(state.root, assignment, student)
         if errors is None:
             state.report(student, assignment, "the kernel died while running the notebook (a crash, or os._exit in "
@@ -149,10 +287,34 @@ def autograde(state, assignment, graded, runnable):
                            r"re-run outside it: (.*)")
     for line in log_lines:
         match = tampering.search(line)
-        if match and match.group(1) in runnable:
+        if match and match.group(1) in plan.runnable:
             state.report(match.group(1), assignment, f"suspected tampering: {match.group(2)} passed in the notebook "
                          f"but failed when the grader ran it outside the student's process ({match.group(3).strip()}); "
                          "it scores 0. Read the submission.")
+
+
+def needs_grading(root, assignment, student):
+    """No autograded notebook yet, or a submitted file newer than it."""
+    graded = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if not graded.exists():
+        return True
+    newest = max((p.stat().st_mtime for p in (Path(root) / "submitted" / student / assignment).rglob("*")
+                  if p.is_file()), default=0.0)
+    return newest > graded.stat().st_mtime
+
+
+@contextlib.contextmanager
+def turn(root, name, waiting_message):
+    """Hold ``.grading-locks/<name>.lock`` (two rounds on one course take turns); say so when waiting."""
+    folder = Path(root) / ".grading-locks"
+    folder.mkdir(exist_ok=True)
+    with open(folder / f"{name}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(waiting_message, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def run_nbgrader(state, *arguments):
@@ -167,36 +329,56 @@ def scores(state, assignment):
         return {row.student_id: (row.score, row.max_score) for row in book.assignment_submissions(assignment)}
 
 
-def grading_round(root=".", assignments=None):
-    state = Round(Path(root).resolve())
+def grading_round(root=".", assignments=None, jobs=None, force=False):
+    jobs = jobs or len(os.sched_getaffinity(0))
+    if jobs < 1:
+        raise SystemExit(f"--jobs must be at least 1 (got {jobs})")
+    parallel.serialise_sqlite_gradebooks()
+    state = Round(Path(root).resolve(), jobs=jobs, force=force)
     submitted = state.root / "submitted"
     available = sorted({p.name for p in submitted.glob("*/*") if p.is_dir()}) if submitted.exists() else []
-    assignments = assignments or available
+    assignments = list(dict.fromkeys(assignments or available))
     if not assignments:
         raise SystemExit(f"nothing to grade: put notebooks in {submitted}/<student>/<assignment>/<assignment>.ipynb")
     with gradebook(state.root) as book:
         roster = {student.id for student in book.students}
         known = {assignment.name for assignment in book.assignments}
-    print(f"Grading round in {state.root}: {len(roster)} students on the roster", flush=True)
-    table = {}
-    for assignment in assignments:
-        if assignment not in known:
-            raise SystemExit(f"{assignment} is not in the gradebook: run `make release` (nbgrader generate_assignment) first")
-        print(f"{assignment}: checking submitted/", flush=True)
-        graded, runnable = preflight(state, assignment, roster)
-        print(f"{assignment}: autograding {len(graded)} submissions", flush=True)
-        autograde(state, assignment, graded, runnable)
-        print(f"{assignment}: generating feedback", flush=True)
-        run_nbgrader(state, "generate_feedback", assignment, "--force")
-        table[assignment] = scores(state, assignment)
-    run_nbgrader(state, "export")
+    unknown = [assignment for assignment in assignments if assignment not in known]
+    if unknown:
+        raise SystemExit(f"{', '.join(unknown)} not in the gradebook: run `make release` (nbgrader generate_assignment) "
+                         "first")
+    print(f"Grading round in {state.root}: {len(roster)} students on the roster, {jobs} "
+          f"worker{'s' if jobs > 1 else ''}", flush=True)
+    with contextlib.ExitStack() as turns:
+        for assignment in sorted(assignments):  # always in the same order, so two rounds cannot wait for each other
+            turns.enter_context(turn(state.root, assignment,
+                                     f"{assignment}: waiting for another grading round of it to finish"))
+        plans = {}
+        for assignment in assignments:
+            print(f"{assignment}: checking submitted/", flush=True)
+            graded, runnable = preflight(state, assignment, roster)
+            pending = [s for s in graded if force or needs_grading(state.root, assignment, s)]
+            skipped = len(graded) - len(pending)
+            print(f"{assignment}: autograding {len(pending)} submissions" +
+                  (f" ({skipped} already graded and unchanged: skipped; --force regrades them)" if skipped else ""),
+                  flush=True)
+            plans[assignment] = Plan(graded, runnable, pending)
+        run_workers(state, plans)
+        table = {assignment: scores(state, assignment) for assignment in assignments}
+    with turn(state.root, "export", "export: waiting for another grading round to finish its export"):
+        run_nbgrader(state, "export")
+    ungraded = set(state.ungraded)
     students = sorted({s for by_student in table.values() for s in by_student})
     print("\n| student | " + " | ".join(table) + " |\n|---|" + "---|" * len(table))
     for student in students:
-        cells = [f"{table[a][student][0]:g}/{table[a][student][1]:g}" if student in table[a] else "-" for a in table]
+        cells = ["NOT GRADED" if (a, student) in ungraded else
+                 f"{table[a][student][0]:g}/{table[a][student][1]:g}" if student in table[a] else "-" for a in table]
         print(f"| {student} | " + " | ".join(cells) + " |")
     print(f"\ngrades: {state.root / 'grades.csv'}; feedback: {state.root / 'feedback'}; "
           f"{len(state.problems)} problem(s) reported above.")
+    if state.ungraded:
+        print(f"ROUND INCOMPLETE: {len(state.ungraded)} submission(s) not graded (a grading process was killed). "
+              "Run the round again: it grades only what is missing.", flush=True)
     return state
 
 
@@ -204,8 +386,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignments", nargs="*", help="assignment ids (default: every one with submissions)")
     parser.add_argument("--root", default=".", help="the course root (default: the current folder)")
+    parser.add_argument("--jobs", "-j", type=int, default=None,
+                        help="nbgrader commands side by side (default: one per core)")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already graded and unchanged")
     args = parser.parse_args(argv)
-    grading_round(args.root, args.assignments)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be at least 1 (got {args.jobs})")
+    state = grading_round(args.root, args.assignments, args.jobs, args.force)
+    if state.ungraded:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -190,6 +190,8 @@ class _Views:
         self.storages, self.sent, self._index = [], [], {}
 
     def pack(self, value):
+        if not type(value).__module__.startswith("torch"):  # not a tensor: no need to import torch (3 s) to say so
+            return {"__plain__": encode(value)}
         import torch
 
         if not isinstance(value, torch.Tensor) or value.is_sparse or value.layout != torch.strided:
@@ -209,6 +211,8 @@ class _Views:
         return {**packed, "storages": self.sent}
 
     def write_back(self, reply):
+        if not reply.get("written"):
+            return
         import torch
 
         for index, value in reply.get("written", {}).items():

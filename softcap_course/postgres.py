@@ -1,0 +1,89 @@
+"""A throw-away PostgreSQL server for the grading tests and benchmark: ``initdb`` and ``pg_ctl`` in a temporary folder.
+
+    with throwaway_server() as url:      # postgresql+psycopg2://grader@/gradebook?host=/tmp/softcap-pg-.../socket
+        ...
+
+The server listens on a Unix socket in that folder and nowhere else (no TCP port, no system service, nothing left
+behind): Debian's ``postgresql`` package provides the programs (``/usr/lib/postgresql/<version>/bin``). PostgreSQL
+refuses to run as root, so under root the server runs as the package's ``postgres`` user.
+"""
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SERVER_USER = "postgres"  # created by Debian's postgresql package
+ROLE = "grader"
+INSTALL_HINT = "install Debian's postgresql package (sudo apt-get install postgresql)"
+
+
+def server_programs():
+    """The folder with ``initdb`` and ``pg_ctl``: on PATH, else the newest /usr/lib/postgresql/*/bin; or None."""
+    on_path = shutil.which("initdb")
+    if on_path and shutil.which("pg_ctl"):
+        return Path(on_path).resolve().parent
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: float(p.parent.parent.name)
+                   if p.parent.parent.name.replace(".", "", 1).isdigit() else 0.0)
+    return found[-1].parent if found else None
+
+
+def problem():
+    """Why a throw-away server cannot start here, or None."""
+    if server_programs() is None:
+        return f"no PostgreSQL server programs (initdb, pg_ctl): {INSTALL_HINT}"
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            return f"running as root and there is no {SERVER_USER!r} user to run the server as: {INSTALL_HINT}"
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        return "psycopg2 is not installed (pip install -r requirements.txt)"
+    return None
+
+
+def _as_server_user(command):
+    return ["runuser", "-u", SERVER_USER, "--", *command] if os.geteuid() == 0 else command
+
+
+def _run(command, what):
+    result = subprocess.run(_as_server_user(command), capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"PostgreSQL {what} failed ({result.returncode}): {result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+
+@contextlib.contextmanager
+def throwaway_server(database="gradebook", max_connections=100):
+    """Start a fresh server with one database; yield its SQLAlchemy URL; stop it and delete its files."""
+    reason = problem()
+    if reason:
+        raise RuntimeError(f"cannot start a PostgreSQL server: {reason}")
+    programs = server_programs()
+    folder = Path(tempfile.mkdtemp(prefix="softcap-pg-"))
+    data, socket = folder / "data", folder / "socket"
+    socket.mkdir()
+    if os.geteuid() == 0:
+        for path in (folder, socket):
+            shutil.chown(path, SERVER_USER)
+    started = False
+    try:
+        # trust: only processes of this machine that can reach the socket folder can connect at all.
+        _run([str(programs / "initdb"), "-D", str(data), "-U", ROLE, "--auth=trust", "-E", "UTF8", "--no-sync",
+              "--no-instructions"], "initdb")
+        options = f"-c listen_addresses='' -k {socket} -c max_connections={max_connections}"
+        _run([str(programs / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "server.log"), "-w",
+              "start"], "start")
+        started = True
+        _run([str(programs / "createdb"), "-h", str(socket), "-U", ROLE, database], "createdb")
+        yield f"postgresql+psycopg2://{ROLE}@/{database}?host={socket}"
+    finally:
+        if started:
+            subprocess.run(_as_server_user([str(programs / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
+                                            "stop"]), capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
