@@ -24,12 +24,30 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
+# Pyodide's runtime for the book's in-browser exercises, from the npm registry, pinned and checked: the tarball's
+# SHA-256 must match. Only what the runtime needs is kept (softcap_course/sphinx_tryit.py copies it into the site).
+PYODIDE_VERSION := 314.0.7
+PYODIDE_SHA256 := 66b7949e5a0cba2250b586d7e368bf12fb482800748d182c4618254b685ffaa0
+PYODIDE := .vendor/pyodide-$(PYODIDE_VERSION)
+$(PYODIDE)/.complete:
+	@command -v npm >/dev/null || { echo "error: the book's in-browser exercises need Pyodide, fetched with npm:" \
+		"install Node.js and npm (sudo apt-get install nodejs npm) and run make again" >&2; exit 1; }
+	rm -rf $(PYODIDE) .vendor/tmp && mkdir -p .vendor/tmp
+	cd .vendor/tmp && npm pack --silent pyodide@$(PYODIDE_VERSION) >/dev/null
+	echo "$(PYODIDE_SHA256)  .vendor/tmp/pyodide-$(PYODIDE_VERSION).tgz" | sha256sum --check --quiet
+	tar -xzf .vendor/tmp/pyodide-$(PYODIDE_VERSION).tgz -C .vendor/tmp
+	mkdir -p $(PYODIDE)
+	cd .vendor/tmp/package && cp pyodide.mjs pyodide.asm.mjs pyodide.asm.wasm python_stdlib.zip pyodide-lock.json \
+		package.json ../../pyodide-$(PYODIDE_VERSION)/
+	rm -rf .vendor/tmp
+	touch $@
+
 ## book: build the HTML book into _build/html (pages executed; any warning or failing cell is an error)
-book: $(VENV)/.installed
+book: $(VENV)/.installed $(PYODIDE)/.complete
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 ## test: the whole test suite (helpers, nbval of the solutions, grading, book build)
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(PYODIDE)/.complete
 	$(BIN)/python -m pytest
 
 ## release: regenerate notebooks/ (what students get) from solutions/ with nbgrader

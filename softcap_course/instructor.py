@@ -26,6 +26,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -261,9 +262,11 @@ def review_autograde(state, assignment, plan):
     for worker in plan.workers:
         death = worker.death()
         for student in worker.students if death else []:
-            if not (state.root / "autograded" / student / assignment / f"{assignment}.ipynb").exists():
+            if not autograded(state.root, assignment, student):
                 lost.add(student)
                 state.ungraded.append((assignment, student))
+                # What nbgrader itself does with a submission that failed: no half-made autograded folder.
+                shutil.rmtree(state.root / "autograded" / student / assignment, ignore_errors=True)
                 state.report(student, assignment, f"NOT GRADED: the grading process (worker {worker.number}, pid "
                              f"{worker.process.pid}) {death} before finishing it. Run the round again: it grades "
                              "what is missing.")
@@ -293,10 +296,21 @@ def review_autograde(state, assignment, plan):
                          "it scores 0. Read the submission.")
 
 
+def autograded(root, assignment, student):
+    """Whether nbgrader finished autograding this submission: its notebook in autograded/ ran. (nbgrader writes the
+    notebook there twice: cleaned of outputs before running it, and run; a process killed in between leaves the first.)"""
+    path = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
+    try:
+        cells = json.loads(path.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return any(cell.get("cell_type") == "code" and cell.get("execution_count") is not None for cell in cells)
+
+
 def needs_grading(root, assignment, student):
-    """No autograded notebook yet, or a submitted file newer than it."""
+    """Not autograded yet (or only partly), or a submitted file newer than its autograded notebook."""
     graded = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
-    if not graded.exists():
+    if not autograded(root, assignment, student):
         return True
     newest = max((p.stat().st_mtime for p in (Path(root) / "submitted" / student / assignment).rglob("*")
                   if p.is_file()), default=0.0)

@@ -1,7 +1,9 @@
 """The book in a real browser: headless Chromium opens the built pages (served by a local http.server, no kernel).
-It moves every slider of the explorers and checks that the picture on the screen changed, and it lays out every
+It moves every slider of the explorers and checks that the picture on the screen changed, it lays out every
 page at several window widths and checks that nothing is cut off or pushed sideways: no equation wider than the
-text column, no horizontal scrollbar except in code cells.
+text column, no horizontal scrollbar except in code cells, and it runs the "Try it here" exercises of chapters 1-5
+in Pyodide: typed answers pass or fail with their message, an endless loop is stopped, nothing comes from another
+site (Chromium resolves no host but 127.0.0.1), and the time from page load to the first result is measured.
 
 Screenshots go to _build/screenshots/. Without /usr/bin/chromium and /usr/bin/chromedriver the test is skipped
 locally, and fails in CI (CI=true), where `.ci/run` installs Debian's chromium and chromium-driver first.
@@ -43,9 +45,11 @@ def driver():
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1400,1000", f"--user-data-dir={profile.name}"):
+                 "--window-size=1400,1000", f"--user-data-dir={profile.name}",
+                 # No other site exists for this browser: a request anywhere but the local server fails.
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     yield browser
     browser.quit()
@@ -192,3 +196,110 @@ def test_every_page_fits_the_window(driver, site, page, width):
     finally:
         driver.set_window_size(1400, 1000)
     assert not problems, f"{name} at {width} px:\n" + "\n".join(problems)
+
+
+
+# ------------------------------------------------------------------------------------------- "Try it here" exercises
+
+EXERCISE_PAGES = {f"book/0{chapter}-{slug}": chapter for chapter, slug in
+                  [(1, "softmax"), (2, "logsumexp"), (3, "cross-entropy"), (4, "temperature"), (5, "softcap")]}
+TIMINGS = BUILD.parent / "browser-timings.json"
+
+
+def _type_and_run(driver, box, code, timeout=120):
+    """Set the textarea's value and dispatch ``input`` (the DOM contract), click Run, wait for passed/failed."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    textarea = box.find_element(By.TAG_NAME, "textarea")
+    driver.execute_script("arguments[0].value = arguments[1];"
+                          "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", textarea, code)
+    box.find_element(By.CSS_SELECTOR, "button").click()  # the first button runs
+    result = box.find_element(By.CSS_SELECTOR, '[data-role="result"]')
+    WebDriverWait(driver, timeout).until(lambda d: result.text.startswith(("passed", "failed")))
+    return result.text
+
+
+def _fresh(driver, url):
+    driver.get(url)
+    driver.execute_script("localStorage.clear();")
+    driver.get(url)
+
+
+def _requests(driver):
+    """Every URL the page and its workers asked for since the last call (Chromium's performance log)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+@pytest.mark.parametrize("page", sorted(EXERCISE_PAGES))
+def test_every_exercise_passes_a_right_answer_and_fails_a_wrong_one_in_the_browser(driver, site, page):
+    """Each box of the page, in Pyodide: the first right answer of tests/test_exercises.py passes, the first wrong
+    one fails with the same call and hint as in CPython. The first result's time from page load is recorded."""
+    from selenium.webdriver.common.by import By
+
+    from softcap_course.exercises import EXERCISES
+    from test_exercises import CORRECT, WRONG
+
+    _fresh(driver, f"{site}/{page}.html")
+    _requests(driver)  # forget the requests of the first load
+    driver.get(f"{site}/{page}.html")
+    boxes = driver.find_elements(By.CSS_SELECTOR, "[data-exercise]")
+    names = [box.get_attribute("data-exercise") for box in boxes]
+    assert sorted(names) == sorted(n for n, t in EXERCISES.items() if t.chapter == EXERCISE_PAGES[page])
+    first = None
+    for box, name in zip(boxes, names):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+        assert box.find_element(By.TAG_NAME, "textarea").get_attribute("value") == EXERCISES[name].stub
+        verdict = _type_and_run(driver, box, CORRECT[name][0])
+        if first is None:
+            first = driver.execute_script("return performance.now();")  # ms since this page's navigation began
+        assert verdict.startswith("passed"), f"{page} {name}: {verdict}"
+        label, code, call, hint = WRONG[name][0]
+        verdict = _type_and_run(driver, box, code)
+        assert verdict.startswith("failed") and call in verdict and hint in verdict, f"{page} {name} {label}: {verdict}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / f"exercises-{page.split('/')[-1]}.png"))
+    timings = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    timings[page] = {"page_load_to_first_result_s": round(first / 1000, 2)}
+    TIMINGS.write_text(json.dumps(timings, indent=2) + "\n")
+    print(f"{page}: page load to first exercise result {first / 1000:.2f} s")
+    # The browser's own pages (chrome://) are not the network; every http(s) or ws(s) request must be to the book.
+    foreign = [url for url in _requests(driver) if url.startswith(("http", "ws")) and not url.startswith(site)]
+    assert not foreign, f"{page} asked another site for {foreign}"
+
+
+def test_an_endless_loop_is_stopped_with_a_message_and_the_next_run_works(driver, site):
+    from selenium.webdriver.common.by import By
+
+    from test_exercises import CORRECT
+
+    _fresh(driver, f"{site}/book/01-softmax.html")
+    box = driver.find_element(By.CSS_SELECTOR, '[data-exercise="softmax"]')
+    verdict = _type_and_run(driver, box, "def softmax(logits):\n    while True:\n        pass\n")
+    assert verdict.startswith("failed: stopped after 5 s") and "endless loop" in verdict, verdict
+    assert _type_and_run(driver, box, CORRECT["softmax"][0]).startswith("passed")
+
+
+def test_the_code_is_kept_in_the_browser_and_reset_brings_the_stub_back(driver, site):
+    from selenium.webdriver.common.by import By
+
+    from softcap_course.exercises import EXERCISES
+
+    url = f"{site}/book/02-logsumexp.html"
+    _fresh(driver, url)
+    box = driver.find_element(By.CSS_SELECTOR, '[data-exercise="logsumexp"]')
+    _type_and_run(driver, box, "def logsumexp(logits):\n    return 0.0  # my attempt\n")
+    driver.get(url)
+    box = driver.find_element(By.CSS_SELECTOR, '[data-exercise="logsumexp"]')
+    textarea = box.find_element(By.TAG_NAME, "textarea")
+    assert "# my attempt" in textarea.get_attribute("value")
+    box.find_element(By.CSS_SELECTOR, 'button[data-role="reset"]').click()
+    assert textarea.get_attribute("value") == EXERCISES["logsumexp"].stub
+    driver.get(url)
+    assert driver.find_element(By.CSS_SELECTOR, '[data-exercise="logsumexp"] textarea').get_attribute("value") == \
+        EXERCISES["logsumexp"].stub

@@ -1,0 +1,454 @@
+"""The book's "Try it here" exercises: stubs and checks, in pure Python.
+
+Each exercise is a stub the reader completes on the page and a check that calls the reader's function on chosen
+inputs. The same file runs in two places: in the reader's browser (Pyodide, in a Web Worker, shipped by
+``softcap_course.sphinx_tryit``) and under pytest in CPython (``tests/test_exercises.py``). So it uses ``math`` and
+nothing outside the standard library, and it reports a failure the way the graded notebooks do: the call, what
+was expected, what came back, and a hint chosen by what went wrong.
+
+    run_exercise("softmax", code)  ->  "passed: ..." or "failed: ..."
+"""
+
+import contextlib
+import io
+import math
+import random
+import traceback
+
+from softcap_course.autograd import Value
+
+EXERCISES = {}
+
+
+class Failed(Exception):
+    """A check that did not hold; its message is shown to the reader as it is."""
+
+
+class Exercise:
+    def __init__(self, name, chapter, title, functions, stub, check):
+        self.name, self.chapter, self.title = name, chapter, title
+        self.functions, self.stub, self.check = functions, stub, check
+
+
+def exercise(name, chapter, title, functions, stub):
+    """Register the decorated ``check(namespace)`` as exercise ``name``."""
+    def register(check):
+        EXERCISES[name] = Exercise(name, chapter, title, tuple(functions), stub.strip("\n") + "\n", check)
+        return check
+    return register
+
+
+# ---------------------------------------------------------------------------------------------------- reporting
+
+
+def show(value):
+    """A value as the reader would write it (floats to 17 significant digits, Values by their data)."""
+    if isinstance(value, Value):
+        return f"Value({show(value.data)})"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(show(v) for v in value[:8]) + (", ..." if len(value) > 8 else "")
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    return repr(value)
+
+
+def call_text(name, args):
+    return f"{name}({', '.join(show(a) for a in args)})"
+
+
+def failure(call, expected, got, hint):
+    return Failed(f"{call}\n  expected {expected}\n  got      {got}\n  hint: {hint}")
+
+
+def call(namespace, name, *args):
+    """Call the reader's ``name(*args)``; an exception becomes a failure that names the call and says why."""
+    function = namespace[name]
+    try:
+        return function(*args)
+    except NotImplementedError:
+        raise Failed(f"{name} is not written yet: it still raises NotImplementedError. Replace that line with your "
+                     "code.") from None
+    except OverflowError as error:
+        raise failure(call_text(name, args), "a result", f"OverflowError: {error}",
+                      "math.exp(x) overflows for x above about 709.78. Subtract the largest logit first: "
+                      "exp(x - m) is never above 1.") from None
+    except RecursionError:
+        raise failure(call_text(name, args), "a result", "RecursionError", "the function calls itself without end")
+    except Exception as error:  # noqa: BLE001 (any error of the reader's code is reported, never raised)
+        raise failure(call_text(name, args), "a result", f"{type(error).__name__}: {error}",
+                      _hint_for_exception(error)) from None
+
+
+def _hint_for_exception(error):
+    if isinstance(error, ValueError) and "math domain error" in str(error):
+        return "math.log of zero or of a negative number: did a probability underflow to 0? Stay in log space."
+    if isinstance(error, ZeroDivisionError):
+        return "a division by zero: the sum of exponentials underflowed to 0? Shift by the maximum first."
+    if isinstance(error, TypeError):
+        return "check the types: the function takes a list of numbers and returns what the stub's docstring says"
+    return "the function raised where it should return; read the error above"
+
+
+def close(got, expected, rel=1e-9, absolute=1e-12):
+    return isinstance(got, (int, float)) and not isinstance(got, bool) and (
+        (math.isnan(expected) and math.isnan(got)) or
+        (math.isinf(expected) and got == expected) or
+        (math.isfinite(expected) and math.isfinite(got) and math.isclose(got, expected, rel_tol=rel, abs_tol=absolute)))
+
+
+def expect_number(got, expected, call, hint, rel=1e-9, absolute=1e-12):
+    if isinstance(got, Value):
+        got = got.data
+    if not close(got, expected, rel, absolute):
+        raise failure(call, show(expected), show(got), hint(got) if callable(hint) else hint)
+
+
+def expect_list(got, expected, call, hint, rel=1e-9, absolute=1e-12):
+    """``got`` must be a list (or tuple) of numbers of ``expected``'s length, each close to its entry."""
+    if not isinstance(got, (list, tuple)):
+        raise failure(call, f"a list of {len(expected)} numbers", f"{type(got).__name__}: {show(got)}",
+                      "return a list, e.g. [e / total for e in exps] (a generator or a single number is not a list)")
+    if len(got) != len(expected):
+        raise failure(call, f"{len(expected)} numbers", f"{len(got)}: {show(list(got))}",
+                      "one output per logit, in the same order")
+    values = [g.data if isinstance(g, Value) else g for g in got]
+    if not all(close(g, e, rel, absolute) for g, e in zip(values, expected)):
+        raise failure(call, show(expected), show(list(got)), hint(values) if callable(hint) else hint)
+
+
+def exact_softmax(logits):
+    """Softmax as a reference: shifted, and summed with math.fsum (correctly rounded)."""
+    m = max(logits)
+    exps = [math.exp(z - m) for z in logits]
+    total = math.fsum(exps)
+    return [e / total for e in exps]
+
+
+def exact_logsumexp(logits):
+    m = max(logits)
+    if math.isinf(m):
+        return m
+    return m + math.log(math.fsum(math.exp(z - m) for z in logits))
+
+
+def softmax_hint(got):
+    if any(isinstance(g, float) and math.isnan(g) for g in got):
+        return "nan appears when inf / inf is computed: exp overflowed. Subtract max(logits) before exp."
+    total = math.fsum(g for g in got if isinstance(g, (int, float)))
+    if not math.isclose(total, 1.0, rel_tol=1e-9):
+        return f"the outputs sum to {total!r}, not 1: divide each exp by the sum of all of them"
+    return "the outputs sum to 1 but are not softmax: exp(z_i - m) / sum_j exp(z_j - m), with the same m for all"
+
+
+# ---------------------------------------------------------------------------------------------------- chapter 1
+
+
+@exercise("softmax", 1, "Softmax on a list, with the shift", ["softmax"], '''
+import math
+
+def softmax(logits):
+    """Probabilities from a list of logits (floats): exp(z_i - m) / sum_j exp(z_j - m), m = max(logits)."""
+    raise NotImplementedError
+''')
+def check_softmax(ns):
+    cases = [[1.0, 2.0, 3.0], [0.0], [-1.0, 0.0, 1.0, 2.0], [5.0, 5.0, 5.0, 5.0], [1000.0, 999.0, 998.0],
+             [-1000.0, -1001.0], [800.0, -800.0, 0.0], [1e-300, 0.0, -1e-300]]
+    for logits in cases:
+        expect_list(call(ns, "softmax", list(logits)), exact_softmax(logits), call_text("softmax", [logits]),
+                    softmax_hint)
+
+
+@exercise("softmax_ratio", 1, "Only differences matter", ["probability_ratio"], '''
+import math
+
+def probability_ratio(logits, i, j):
+    """p_i / p_j for p = softmax(logits), without computing softmax: it depends on z_i - z_j only."""
+    raise NotImplementedError
+''')
+def check_probability_ratio(ns):
+    for logits, i, j in [([1.0, 2.0, 3.0], 2, 0), ([1000.0, 999.0], 0, 1), ([-5.0, 5.0], 0, 1),
+                         ([3.0, 3.0, 1.0], 1, 0), ([700.0, 0.0, 705.0], 2, 0)]:
+        expected = math.exp(logits[i] - logits[j])
+        expect_number(call(ns, "probability_ratio", list(logits), i, j), expected,
+                      call_text("probability_ratio", [logits, i, j]),
+                      "p_i / p_j = exp(z_i) / exp(z_j) = exp(z_i - z_j): the sum cancels, and so does any shift")
+
+
+# ---------------------------------------------------------------------------------------------------- chapter 2
+
+
+@exercise("logsumexp", 2, "Log-sum-exp without overflow", ["logsumexp"], '''
+import math
+
+def logsumexp(logits):
+    """log(sum_j exp(z_j)) for a list of floats, exact where the sum of exponentials would overflow."""
+    raise NotImplementedError
+''')
+def check_logsumexp(ns):
+    for logits in [[1.0, 2.0, 3.0], [0.0], [-1000.0, -1000.0], [1000.0, 1000.0], [710.0, 0.0], [-745.0, -750.0],
+                   [1e6, 1e6 - 1.0, 0.0]]:
+        def hint(got, logits=logits):
+            if isinstance(got, float) and math.isinf(got) and got < 0:
+                return "-inf: every exp underflowed to 0 before the log. Factor out m = max: m + log(sum exp(z - m))"
+            return "log-sum-exp = m + log(sum_j exp(z_j - m)) with m = max(logits); do not forget to add m back"
+        expect_number(call(ns, "logsumexp", list(logits)), exact_logsumexp(logits), call_text("logsumexp", [logits]),
+                      hint, rel=1e-12)
+
+
+@exercise("log_softmax", 2, "Log-probabilities, without taking log of a probability", ["log_softmax"], '''
+import math
+
+def log_softmax(logits):
+    """log(softmax(logits)) for a list of floats, finite even where softmax underflows to 0."""
+    raise NotImplementedError
+''')
+def check_log_softmax(ns):
+    for logits in [[1.0, 2.0, 3.0], [0.0, 0.0], [1000.0, 0.0], [-800.0, 0.0, 800.0], [50.0, -50.0]]:
+        lse = exact_logsumexp(logits)
+        expected = [z - lse for z in logits]
+
+        def hint(got):
+            if any(isinstance(g, float) and math.isinf(g) for g in got):
+                return "-inf: log of a probability that underflowed to 0. Use log_softmax(z)_i = z_i - logsumexp(z)"
+            return "log_softmax(z)_i = z_i - logsumexp(z); every entry is <= 0"
+        expect_list(call(ns, "log_softmax", list(logits)), expected, call_text("log_softmax", [logits]), hint,
+                    rel=1e-12, absolute=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------- chapter 3
+
+
+@exercise("cross_entropy", 3, "Cross-entropy from raw logits", ["cross_entropy"], '''
+import math
+
+def cross_entropy(logits, target):
+    """-log softmax(logits)[target] for one example, from the logits directly (no probabilities on the way)."""
+    raise NotImplementedError
+''')
+def check_cross_entropy(ns):
+    for logits, target in [([1.0, 2.0, 3.0], 2), ([1.0, 2.0, 3.0], 0), ([0.0, 0.0, 0.0, 0.0], 1),
+                           ([1000.0, 0.0], 1), ([-5.0, 30.0, 2.0], 1), ([0.0, 800.0], 0)]:
+        expected = exact_logsumexp(logits) - logits[target]
+
+        def hint(got, target=target, logits=logits):
+            if isinstance(got, float) and math.isinf(got):
+                return "inf: the probability of the target underflowed to 0 before the log. Use logsumexp(z) - z[t]"
+            if isinstance(got, (int, float)) and got < 0:
+                return "a cross-entropy is never negative: it is -log p with p <= 1 (check the sign)"
+            return f"cross-entropy = logsumexp(logits) - logits[target] (here target = {target})"
+        expect_number(call(ns, "cross_entropy", list(logits), target), expected,
+                      call_text("cross_entropy", [logits, target]), hint, rel=1e-12)
+
+
+VALUE_STUB = '''
+# Value is defined on this page (softcap_course/autograd.py): +, -, *, /, **, .exp(), .log(), .tanh(), .backward().
+# Comparisons look at .data, so max(logits) works.
+
+def softmax(logits):
+    """softmax of a list of Values, as a list of Values (the gradient must flow back to every logit)."""
+    raise NotImplementedError
+
+def log_softmax(logits):
+    """log softmax of a list of Values, as a list of Values, without taking the log of a probability."""
+    raise NotImplementedError
+'''
+
+
+@exercise("value_softmax", 3, "softmax and log_softmax on autograd Values (microgpt's exercise)",
+          ["softmax", "log_softmax"], VALUE_STUB)
+def check_value_softmax(ns):
+    rng = random.Random(20261202)
+    cases = [[1.0, 2.0, 3.0], [0.5, -1.5], [2.0, 2.0, -1.0, 0.25], [1000.0, 999.0, 998.0]]
+    for name in ("softmax", "log_softmax"):
+        for data in cases:
+            shown = call_text(name, [[Value(x) for x in data]])
+            reference = exact_softmax(data) if name == "softmax" else [z - exact_logsumexp(data) for z in data]
+            logits = [Value(x) for x in data]
+            out = call(ns, name, logits)
+            if not isinstance(out, (list, tuple)) or not all(isinstance(v, Value) for v in out):
+                raise failure(shown, f"a list of {len(data)} Values", show(out),
+                              "compute with the Values themselves (v.exp(), v - m, ...): floats carry no gradient")
+            expect_list(out, reference, shown, softmax_hint if name == "softmax" else
+                        "log_softmax(z)_i = z_i - log(sum_j exp(z_j)), with a shift by max for large logits")
+            # The gradient backward() leaves, against central finite differences of the reader's own function.
+            weights = [rng.uniform(-1.0, 1.0) for _ in data]
+            loss = sum((w * v for w, v in zip(weights, out)), Value(0.0))
+            loss.backward()
+            got = [v.grad for v in logits]
+            expected = []
+            for k in range(len(data)):
+                step = 1e-5 * max(1.0, abs(data[k]))
+                up = [Value(x + (step if i == k else 0.0)) for i, x in enumerate(data)]
+                down = [Value(x - (step if i == k else 0.0)) for i, x in enumerate(data)]
+                f_up = math.fsum(w * v.data for w, v in zip(weights, call(ns, name, up)))
+                f_down = math.fsum(w * v.data for w, v in zip(weights, call(ns, name, down)))
+                expected.append((f_up - f_down) / (2 * step))
+            if not all(math.isclose(g, e, rel_tol=1e-4, abs_tol=1e-6) for g, e in zip(got, expected)):
+                hint = ("every gradient is 0: the output is not connected to the logits. Building Value(x.data ...) "
+                        "starts a new graph; compute with the Values themselves"
+                        if all(g == 0.0 for g in got) else
+                        "the values are right but the gradient is not: is some step done on .data (plain floats)?")
+                raise failure(f"gradient of sum_i w_i * {shown}[i] with w = {show(weights)}",
+                              f"{show(expected)} (finite differences)", show(got), hint)
+
+
+# ---------------------------------------------------------------------------------------------------- chapter 4
+
+
+@exercise("softmax_temperature", 4, "Softmax at temperature T", ["softmax_with_temperature"], '''
+import math
+
+def softmax_with_temperature(logits, temperature):
+    """softmax(logits / temperature) for a list of floats; ValueError unless temperature > 0."""
+    raise NotImplementedError
+''')
+def check_softmax_temperature(ns):
+    for logits, temperature in [([1.0, 2.0, 3.0], 1.0), ([1.0, 2.0, 3.0], 0.5), ([1.0, 2.0, 3.0], 10.0),
+                                ([2.0, 1.0], 0.01), ([2.0, 1.0], 1e-4), ([300.0, 0.0], 0.1)]:
+        expected = exact_softmax([z / temperature for z in logits])
+
+        def hint(got, temperature=temperature):
+            if any(isinstance(g, float) and math.isnan(g) for g in got):
+                return "nan: at a small temperature z / T is huge and exp overflows. Shift by the max of z / T."
+            return f"divide every logit by T = {temperature!r} first, then take a stable softmax"
+        expect_list(call(ns, "softmax_with_temperature", list(logits), temperature), expected,
+                    call_text("softmax_with_temperature", [logits, temperature]), hint)
+    for temperature in (0.0, -1.0):
+        shown = call_text("softmax_with_temperature", [[1.0, 2.0], temperature])
+        try:
+            result = ns["softmax_with_temperature"]([1.0, 2.0], temperature)
+        except ValueError:
+            continue
+        except Exception as error:  # noqa: BLE001
+            raise failure(shown, "ValueError", f"{type(error).__name__}: {error}",
+                          "check the temperature first: if not temperature > 0: raise ValueError(...)") from None
+        raise failure(shown, "ValueError", show(result), "T must be > 0; T = 0 is greedy decoding, not a softmax")
+
+
+@exercise("entropy", 4, "The entropy a temperature controls", ["entropy"], '''
+import math
+
+def entropy(probabilities):
+    """-sum_i p_i log p_i in nats, with 0 * log 0 = 0."""
+    raise NotImplementedError
+''')
+def check_entropy(ns):
+    for probabilities in [[0.5, 0.5], [1.0, 0.0, 0.0], [0.25] * 4, [0.7, 0.2, 0.1], [1e-300, 1.0 - 1e-300]]:
+        expected = -math.fsum(p * math.log(p) for p in probabilities if p > 0)
+
+        def hint(got):
+            if isinstance(got, float) and math.isnan(got):
+                return "nan from 0 * log(0) = 0 * -inf: skip the zero probabilities (their term is 0)"
+            if isinstance(got, (int, float)) and got < 0:
+                return "entropy is never negative: -sum p log p (mind the minus sign)"
+            return "entropy = -sum_i p_i * log(p_i), natural log, zero terms skipped"
+        expect_number(call(ns, "entropy", list(probabilities)), expected, call_text("entropy", [probabilities]), hint,
+                      absolute=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------------- chapter 5
+
+
+@exercise("softcap", 5, "The final-logit softcap", ["softcap"], '''
+import math
+
+def softcap(x, cap=30.0):
+    """cap * tanh(x / cap) for one float: close to x for small x, never beyond +-cap."""
+    raise NotImplementedError
+''')
+def check_softcap(ns):
+    for x, cap in [(0.0, 30.0), (1.0, 30.0), (-12.5, 30.0), (30.0, 30.0), (1e6, 30.0), (-1e300, 30.0), (5.0, 2.0),
+                   (50.0, 50.0)]:
+        expected = cap * math.tanh(x / cap)
+        args = (x,) if cap == 30.0 and x in (0.0, 1.0) else (x, cap)  # the default must be 30
+
+        def hint(got, x=x, cap=cap):
+            if isinstance(got, (int, float)) and abs(got) > cap:
+                return f"beyond the cap {cap!r}: the result is cap * tanh(x / cap), which stays within +-cap"
+            return "cap * tanh(x / cap): divide by cap inside the tanh, multiply by cap outside (default cap = 30)"
+        expect_number(call(ns, "softcap", *args), expected, call_text("softcap", list(args)), hint)
+
+
+@exercise("softcap_slope", 5, "How much gradient the cap lets through", ["softcap_slope"], '''
+import math
+
+def softcap_slope(x, cap=30.0):
+    """d/dx of cap * tanh(x / cap) for one float: 1 near 0, towards 0 far beyond the cap."""
+    raise NotImplementedError
+''')
+def check_softcap_slope(ns):
+    for x, cap in [(0.0, 30.0), (10.0, 30.0), (-45.0, 30.0), (30.0, 30.0), (400.0, 30.0), (1e6, 30.0), (3.0, 1.5)]:
+        t = math.tanh(x / cap)
+        expected = 1.0 - t * t
+
+        def hint(got):
+            if isinstance(got, (int, float)) and math.isfinite(got) and got > 1.0:
+                return "the slope is at most 1 (at x = 0): d/dx cap*tanh(x/cap) = 1 - tanh(x/cap)**2"
+            return "chain rule: cap * (1 - tanh(x/cap)**2) * (1 / cap) = 1 - tanh(x/cap)**2 (the caps cancel)"
+        expect_number(call(ns, "softcap_slope", x, cap), expected, call_text("softcap_slope", [x, cap]), hint,
+                      rel=1e-9, absolute=1e-15)
+
+
+@exercise("softcapped_cross_entropy", 5, "Cross-entropy of capped logits", ["softcapped_cross_entropy"], '''
+import math
+
+def softcapped_cross_entropy(logits, target, cap=30.0):
+    """Cross-entropy of softcap(logits) at the target: logsumexp(c) - c[target], c_i = cap * tanh(z_i / cap)."""
+    raise NotImplementedError
+''')
+def check_softcapped_cross_entropy(ns):
+    for logits, target, cap in [([1.0, 2.0, 3.0], 0, 30.0), ([100.0, -100.0, 0.0], 1, 30.0),
+                                ([1e4, 0.0], 1, 30.0), ([5.0, 4.0], 0, 1.0), ([0.0, 0.0], 0, 30.0)]:
+        capped = [cap * math.tanh(z / cap) for z in logits]
+        expected = exact_logsumexp(capped) - capped[target]
+
+        def hint(got, logits=logits):
+            if isinstance(got, float) and math.isinf(got):
+                return "inf: take the cross-entropy of the capped logits in log space: logsumexp(c) - c[target]"
+            return "cap every logit first (cap * tanh(z / cap)), then cross-entropy = logsumexp(c) - c[target]"
+        expect_number(call(ns, "softcapped_cross_entropy", list(logits), target, cap), expected,
+                      call_text("softcapped_cross_entropy", [logits, target, cap]), hint, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------- running
+
+
+def run_exercise(name, code, max_printed_lines=20):
+    """Run the reader's ``code``, then exercise ``name``'s checks: a line starting "passed" or "failed"."""
+    if name not in EXERCISES:
+        return f"failed: no exercise named {name!r}"
+    task = EXERCISES[name]
+    namespace = {"__name__": "__tryit__", "Value": Value}
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            try:
+                exec(compile(code, "<your code>", "exec"), namespace)
+            except SyntaxError as error:
+                return (f"failed: your code does not parse: {error.msg} (line {error.lineno})\n  "
+                        f"{(error.text or '').rstrip()}\n  hint: check the indentation and the brackets")
+            except Exception as error:  # noqa: BLE001 (the reader's code at the top level)
+                line = next((frame.lineno for frame in reversed(traceback.extract_tb(error.__traceback__))
+                             if frame.filename == "<your code>"), "?")
+                return f"failed: your code raised {type(error).__name__}: {error} (line {line}) before any check ran"
+            missing = [f for f in task.functions if not callable(namespace.get(f))]
+            if missing:
+                return (f"failed: define {', '.join(missing)} (a function named exactly so); the stub shows the "
+                        "signature")
+            try:
+                task.check(namespace)
+            except Failed as failed:
+                verdict = f"failed: {failed}"
+            except Exception as error:  # noqa: BLE001 (what the function returned broke the check itself)
+                verdict = (f"failed: the check could not use what your function returned ({type(error).__name__}: "
+                           f"{error}); return what the stub's docstring says")
+            else:
+                verdict = f"passed: {task.title}: every check holds"
+    finally:
+        lines = printed.getvalue().splitlines()
+    if lines:
+        shown = lines[:max_printed_lines] + ([f"... ({len(lines) - max_printed_lines} more lines)"]
+                                             if len(lines) > max_printed_lines else [])
+        verdict += "\nyour code printed:\n" + "\n".join(shown)
+    return verdict

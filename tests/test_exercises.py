@@ -1,0 +1,388 @@
+"""The book's in-browser exercises (softcap_course/exercises.py), checked in CPython: the same file runs in Pyodide.
+
+For every exercise: the stub fails and says it is not written yet; several correct answers, written the way
+different readers would (other formulas, other library calls), pass; named wrong answers fail on the call meant
+to catch them, with the hint chosen for that mistake. The scalar autograd Value is checked against exact
+derivatives and finite differences.
+"""
+
+import ast
+import math
+from pathlib import Path
+
+import pytest
+
+from softcap_course import exercises
+from softcap_course.autograd import Value
+from softcap_course.exercises import EXERCISES, run_exercise
+
+STABLE_SOFTMAX = """
+import math
+def softmax(logits):
+    m = max(logits)
+    exps = [math.exp(z - m) for z in logits]
+    total = sum(exps)
+    return [e / total for e in exps]
+"""
+LOGSUMEXP = """
+import math
+def logsumexp(logits):
+    m = max(logits)
+    return m + math.log(sum(math.exp(z - m) for z in logits))
+"""
+
+# exercise -> correct answers, each a different way to write it.
+CORRECT = {
+    "softmax": [STABLE_SOFTMAX, """
+import math
+def softmax(logits):
+    # via log-sum-exp: p_i = exp(z_i - lse)
+    m = max(logits)
+    lse = m + math.log(math.fsum(math.exp(z - m) for z in logits))
+    return [math.exp(z - lse) for z in logits]
+""", """
+from math import exp
+def softmax(logits):
+    shift = sorted(logits)[-1]
+    out = []
+    for z in logits:
+        out.append(exp(z - shift))
+    s = 0.0
+    for e in out:
+        s += e
+    return tuple(e / s for e in out)
+"""],
+    "softmax_ratio": ["""
+import math
+def probability_ratio(logits, i, j):
+    return math.exp(logits[i] - logits[j])
+""", """
+import math
+def probability_ratio(logits, i, j):
+    m = max(logits)
+    return math.exp(logits[i] - m) / math.exp(logits[j] - m)
+"""],
+    "logsumexp": [LOGSUMEXP, """
+import math
+def logsumexp(logits):
+    # pairwise: log(e^a + e^b) = max + log1p(exp(-|a - b|))
+    acc = logits[0]
+    for z in logits[1:]:
+        hi, lo = max(acc, z), min(acc, z)
+        acc = hi + math.log1p(math.exp(lo - hi))
+    return acc
+"""],
+    "log_softmax": [LOGSUMEXP + """
+def log_softmax(logits):
+    lse = logsumexp(logits)
+    return [z - lse for z in logits]
+""", """
+import math
+def log_softmax(logits):
+    m = max(logits)
+    shifted = [z - m for z in logits]
+    log_total = math.log(math.fsum(math.exp(s) for s in shifted))
+    return [s - log_total for s in shifted]
+"""],
+    "cross_entropy": [LOGSUMEXP + """
+def cross_entropy(logits, target):
+    return logsumexp(logits) - logits[target]
+""", """
+import math
+def cross_entropy(logits, target):
+    m = max(logits)
+    return -((logits[target] - m) - math.log(sum(math.exp(z - m) for z in logits)))
+"""],
+    "value_softmax": ["""
+def softmax(logits):
+    m = max(v.data for v in logits)
+    exps = [(v - m).exp() for v in logits]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+def log_softmax(logits):
+    m = max(v.data for v in logits)
+    total = sum((v - m).exp() for v in logits)
+    return [v - m - total.log() for v in logits]
+""", """
+def softmax(logits):
+    top = max(logits)          # a Value: the shift is then part of the graph, and harmless
+    exps = [(z - top).exp() for z in logits]
+    s = exps[0]
+    for e in exps[1:]:
+        s = s + e
+    return [e * s ** -1 for e in exps]
+
+def log_softmax(logits):
+    return [p.log() for p in softmax(logits)]
+"""],
+    "softmax_temperature": ["""
+import math
+def softmax_with_temperature(logits, temperature):
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    scaled = [z / temperature for z in logits]
+    m = max(scaled)
+    exps = [math.exp(s - m) for s in scaled]
+    total = math.fsum(exps)
+    return [e / total for e in exps]
+""", """
+import math
+def softmax_with_temperature(logits, temperature):
+    if temperature <= 0:
+        raise ValueError("temperature")
+    m = max(logits)
+    exps = [math.exp((z - m) / temperature) for z in logits]   # shift before dividing: the same for T > 0
+    return [e / sum(exps) for e in exps]
+"""],
+    "entropy": ["""
+import math
+def entropy(probabilities):
+    return -sum(p * math.log(p) for p in probabilities if p > 0)
+""", """
+import math
+def entropy(probabilities):
+    return math.fsum(-p * math.log(p) if p else 0.0 for p in probabilities)
+"""],
+    "softcap": ["""
+import math
+def softcap(x, cap=30.0):
+    return cap * math.tanh(x / cap)
+""", """
+import math
+def softcap(x, cap=30.0):
+    # tanh via exp of a non-positive number: no overflow
+    u = abs(x) / cap
+    e = math.exp(-2 * u)
+    t = (1 - e) / (1 + e)
+    return math.copysign(cap * t, x)
+"""],
+    "softcap_slope": ["""
+import math
+def softcap_slope(x, cap=30.0):
+    return 1 - math.tanh(x / cap) ** 2
+""", """
+import math
+def softcap_slope(x, cap=30.0):
+    c = math.cosh(min(abs(x) / cap, 350.0))
+    return 1.0 / (c * c)
+"""],
+    "softcapped_cross_entropy": ["""
+import math
+def softcapped_cross_entropy(logits, target, cap=30.0):
+    c = [cap * math.tanh(z / cap) for z in logits]
+    m = max(c)
+    return m + math.log(sum(math.exp(v - m) for v in c)) - c[target]
+""", """
+import math
+def softcapped_cross_entropy(logits, target, cap=30.0):
+    # the capped logits lie in [-cap, cap]: for cap = 30 no exp can overflow, but shift anyway for any cap
+    c = [cap * math.tanh(z / cap) for z in logits]
+    m = max(c)
+    return -math.log(math.exp(c[target] - m) / math.fsum(math.exp(v - m) for v in c))
+"""],
+}
+
+# exercise -> (name, wrong answer, the call it must fail on, a fragment of the hint it must give)
+WRONG = {
+    "softmax": [
+        ("no shift", "import math\ndef softmax(logits):\n    e = [math.exp(z) for z in logits]\n"
+                     "    return [x / sum(e) for x in e]", "softmax([1000.0, 999.0, 998.0])", "Subtract the largest"),
+        ("not normalised", "import math\ndef softmax(logits):\n    m = max(logits)\n"
+                           "    return [math.exp(z - m) for z in logits]", "softmax([1.0, 2.0, 3.0])",
+         "divide each exp by the sum"),
+        ("shift by min", "import math\ndef softmax(logits):\n    m = min(logits)\n    e = [math.exp(z - m) for z in logits]\n"
+                         "    return [x / sum(e) for x in e]", "softmax([800.0, -800.0, 0.0])", "Subtract the largest"),
+        ("a generator", "import math\ndef softmax(logits):\n    m = max(logits)\n    e = [math.exp(z - m) for z in logits]\n"
+                        "    return (x / sum(e) for x in e)", "softmax([1.0, 2.0, 3.0])", "return a list"),
+    ],
+    "softmax_ratio": [
+        ("ratio of raw exps", "import math\ndef probability_ratio(logits, i, j):\n"
+                              "    return math.exp(logits[i]) / math.exp(logits[j])",
+         "probability_ratio([1000.0, 999.0], 0, 1)", "Subtract the largest"),
+        ("inverted", "import math\ndef probability_ratio(logits, i, j):\n    return math.exp(logits[j] - logits[i])",
+         "probability_ratio([1.0, 2.0, 3.0], 2, 0)", "exp(z_i - z_j)"),
+    ],
+    "logsumexp": [
+        ("no shift", "import math\ndef logsumexp(logits):\n    return math.log(sum(math.exp(z) for z in logits))",
+         "logsumexp([-1000.0, -1000.0])", "math.log of zero"),  # exp(-1000.0) is 0.0, and math.log(0.0) raises
+        ("forgets m", "import math\ndef logsumexp(logits):\n    m = max(logits)\n"
+                      "    return math.log(sum(math.exp(z - m) for z in logits))", "logsumexp([1.0, 2.0, 3.0])",
+         "do not forget to add m back"),
+        ("underflows", "import math\ndef logsumexp(logits):\n    s = sum(math.exp(z) for z in logits)\n"
+                       "    return math.log(s) if s > 0 else -math.inf",
+         "logsumexp([-1000.0, -1000.0])", "every exp underflowed"),
+    ],
+    "log_softmax": [
+        ("log of softmax", STABLE_SOFTMAX + "\ndef log_softmax(logits):\n"
+                                            "    return [math.log(p) if p > 0 else -math.inf for p in softmax(logits)]",
+         "log_softmax([1000.0, 0.0])", "underflowed to 0"),
+        ("sign", LOGSUMEXP + "\ndef log_softmax(logits):\n    return [logsumexp(logits) - z for z in logits]",
+         "log_softmax([1.0, 2.0, 3.0])", "every entry is <= 0"),
+    ],
+    "cross_entropy": [
+        ("probability then log", STABLE_SOFTMAX + "\ndef cross_entropy(logits, target):\n"
+                                                  "    p = softmax(logits)[target]\n"
+                                                  "    return -math.log(p) if p > 0 else math.inf",
+         "cross_entropy([1000.0, 0.0], 1)", "underflowed to 0"),
+        ("sign", LOGSUMEXP + "\ndef cross_entropy(logits, target):\n    return logits[target] - logsumexp(logits)",
+         "cross_entropy([1.0, 2.0, 3.0], 2)", "never negative"),
+        ("wrong index", LOGSUMEXP + "\ndef cross_entropy(logits, target):\n"
+                                    "    return logsumexp(logits) - max(logits)", "cross_entropy([1.0, 2.0, 3.0], 0)",
+         "target = 0"),
+    ],
+    "value_softmax": [
+        ("cut graph", "def softmax(logits):\n    m = max(v.data for v in logits)\n"
+                      "    exps = [Value(v.data - m).exp() for v in logits]\n    total = sum(exps)\n"
+                      "    return [e / total for e in exps]\n"
+                      "def log_softmax(logits):\n    return [p.log() for p in softmax(logits)]",
+         "gradient of sum_i w_i * softmax(", "every gradient is 0"),
+        ("floats", "import math\ndef softmax(logits):\n    m = max(v.data for v in logits)\n"
+                   "    e = [math.exp(v.data - m) for v in logits]\n    return [x / sum(e) for x in e]\n"
+                   "def log_softmax(logits):\n    return softmax(logits)", "softmax([Value(1.0)", "floats carry no gradient"),
+        ("no shift", "def softmax(logits):\n    exps = [v.exp() for v in logits]\n    total = sum(exps)\n"
+                     "    return [e / total for e in exps]\n"
+                     "def log_softmax(logits):\n    return [p.log() for p in softmax(logits)]",
+         "softmax([Value(1000.0)", "Subtract the largest"),
+    ],
+    "softmax_temperature": [
+        ("multiplies", "import math\ndef softmax_with_temperature(logits, temperature):\n"
+                       "    if temperature <= 0: raise ValueError('T')\n    s = [z * temperature for z in logits]\n"
+                       "    m = max(s)\n    e = [math.exp(x - m) for x in s]\n    return [x / sum(e) for x in e]",
+         "softmax_with_temperature([1.0, 2.0, 3.0], 0.5)", "divide every logit by T"),
+        ("no check", "import math\ndef softmax_with_temperature(logits, temperature):\n"
+                     "    s = [z / temperature if temperature else z for z in logits]\n"
+                     "    m = max(s)\n    e = [math.exp(x - m) for x in s]\n    return [x / sum(e) for x in e]",
+         "softmax_with_temperature([1.0, 2.0], 0.0)", "T must be > 0"),
+        ("no shift", "import math\ndef softmax_with_temperature(logits, temperature):\n"
+                     "    if temperature <= 0: raise ValueError('T')\n    e = [math.exp(z / temperature) for z in logits]\n"
+                     "    return [x / sum(e) for x in e]", "softmax_with_temperature([2.0, 1.0], 0.0001)",
+         "Subtract the largest"),
+    ],
+    "entropy": [
+        ("0 log 0", "import math\ndef entropy(probabilities):\n"
+                    "    return -sum(p * (math.log(p) if p > 0 else -math.inf) for p in probabilities)",
+         "entropy([1.0, 0.0, 0.0])", "skip the zero probabilities"),
+        ("sign", "import math\ndef entropy(probabilities):\n    return sum(p * math.log(p) for p in probabilities if p)",
+         "entropy([0.5, 0.5])", "never negative"),
+    ],
+    "softcap": [
+        ("clip", "def softcap(x, cap=30.0):\n    return max(-cap, min(cap, x))", "softcap(1.0)", "divide by cap inside"),
+        ("no inner divide", "import math\ndef softcap(x, cap=30.0):\n    return cap * math.tanh(x)", "softcap(1.0)",
+         "divide by cap inside"),
+        ("default", "import math\ndef softcap(x, cap=15.0):\n    return cap * math.tanh(x / cap)", "softcap(1.0)",
+         "default cap = 30"),
+    ],
+    "softcap_slope": [
+        ("forgets chain", "import math\ndef softcap_slope(x, cap=30.0):\n    return cap * (1 - math.tanh(x / cap) ** 2)",
+         "softcap_slope(0.0, 30.0)", "at most 1"),
+        ("sech, not squared", "import math\ndef softcap_slope(x, cap=30.0):\n    return 1 / math.cosh(x / cap)",
+         "softcap_slope(10.0, 30.0)", "caps cancel"),
+    ],
+    "softcapped_cross_entropy": [
+        ("uncapped", LOGSUMEXP + "\ndef softcapped_cross_entropy(logits, target, cap=30.0):\n"
+                                 "    return logsumexp(logits) - logits[target]",
+         "softcapped_cross_entropy([1.0, 2.0, 3.0], 0, 30.0)", "cap every logit first"),
+    ],
+}
+
+
+def test_every_exercise_has_correct_and_wrong_answers_in_this_file():
+    assert set(CORRECT) == set(EXERCISES) == set(WRONG)
+
+
+def test_every_chapter_page_1_to_5_has_two_or_three_exercises():
+    per_chapter = {}
+    for task in EXERCISES.values():
+        per_chapter.setdefault(task.chapter, []).append(task.name)
+    assert sorted(per_chapter) == [1, 2, 3, 4, 5]
+    assert all(2 <= len(names) <= 3 for names in per_chapter.values()), per_chapter
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_the_stub_fails_saying_it_is_not_written(name):
+    verdict = run_exercise(name, EXERCISES[name].stub)
+    assert verdict.startswith("failed: ") and "not written yet" in verdict, verdict
+
+
+@pytest.mark.parametrize(("name", "index"), [(n, i) for n in sorted(CORRECT) for i in range(len(CORRECT[n]))])
+def test_correct_answers_pass(name, index):
+    verdict = run_exercise(name, CORRECT[name][index])
+    assert verdict.startswith("passed: "), verdict
+
+
+@pytest.mark.parametrize(("name", "label"), [(n, w[0]) for n in sorted(WRONG) for w in WRONG[n]])
+def test_wrong_answers_fail_on_their_call_with_their_hint(name, label):
+    _, code, call, hint = next(w for w in WRONG[name] if w[0] == label)
+    verdict = run_exercise(name, code)
+    assert verdict.startswith("failed: "), verdict
+    assert call in verdict, verdict
+    assert hint in verdict, verdict
+    assert "expected" in verdict and "got" in verdict and "hint:" in verdict
+
+
+def test_syntax_errors_missing_functions_and_top_level_errors_are_named():
+    assert "does not parse" in run_exercise("softmax", "def softmax(logits)\n    return logits")
+    assert "define softmax" in run_exercise("softmax", "def soft_max(logits):\n    return logits")
+    verdict = run_exercise("softmax", "x = 1\nraise RuntimeError('boom')\n")
+    assert verdict.startswith("failed: your code raised RuntimeError: boom (line 2)")
+    assert run_exercise("nope", "").startswith("failed: no exercise named")
+
+
+def test_what_the_code_prints_is_shown_after_the_verdict():
+    verdict = run_exercise("softmax", STABLE_SOFTMAX + "\nprint('hello')\n" + "print('x')\n" * 30)
+    assert verdict.startswith("passed: ") and "your code printed:\nhello" in verdict and "(11 more lines)" in verdict
+
+
+def test_a_return_value_that_breaks_the_check_is_a_failure_not_a_crash():
+    verdict = run_exercise("softmax", "def softmax(logits):\n    return [object()] * len(logits)")
+    assert verdict.startswith("failed: "), verdict
+
+
+def test_the_browser_files_use_the_standard_library_only():
+    """exercises.py and autograd.py are shipped to Pyodide, which has no NumPy: they may import the stdlib only."""
+    allowed = {"contextlib", "io", "math", "random", "traceback", "softcap_course.autograd"}
+    for path in (Path(exercises.__file__), Path(exercises.__file__).with_name("autograd.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                assert {a.name for a in node.names} <= allowed, path
+            elif isinstance(node, ast.ImportFrom):
+                assert node.module in allowed, path
+
+
+# ------------------------------------------------------------------------------------------------ the Value class
+
+
+def test_value_gradients_match_hand_derivatives():
+    x, y = Value(2.0), Value(-3.0)
+    z = x * y + x ** 3 - y / x + (x * 0.5).exp() + (y * y).log() + (x / 4).tanh()
+    z.backward()
+    dx = -3.0 + 3 * 4.0 + (-3.0) / 4.0 + 0.5 * math.exp(1.0) + (1 - math.tanh(0.5) ** 2) / 4
+    dy = 2.0 - 1 / 2.0 + 2 / -3.0
+    assert math.isclose(x.grad, dx, rel_tol=1e-14) and math.isclose(y.grad, dy, rel_tol=1e-14)
+    assert math.isclose(z.data, -6.0 + 8.0 + 1.5 + math.exp(1.0) + math.log(9.0) + math.tanh(0.5), rel_tol=1e-14)
+
+
+def test_value_reuse_accumulates_and_right_operands_work():
+    a = Value(3.0)
+    b = a * a + 2 - a  # a used three times
+    b.backward()
+    assert b.data == 8.0 and a.grad == 5.0
+    c = Value(4.0)
+    d = 1 / c + 10 - c
+    d.backward()
+    assert math.isclose(c.grad, -1 / 16 - 1, rel_tol=1e-15)
+
+
+def test_value_backward_survives_a_long_chain():
+    v = Value(1.0)
+    out = v
+    for _ in range(5000):
+        out = out * 1.0001
+    out.backward()
+    assert math.isclose(v.grad, 1.0001 ** 5000, rel_tol=1e-9)
+
+
+def test_value_of_a_value_is_refused():
+    with pytest.raises(TypeError, match="cut the graph"):
+        Value(Value(1.0))
