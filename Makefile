@@ -90,7 +90,7 @@ grade: $(VENV)/.installed
 	$(BIN)/python -m softcap_course.instructor $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(ASSIGNMENT)
 
 ## grading-benchmark: a synthetic class of 30 through every assignment, graded by 1 and 2 workers over SQLite and a
-##        throw-away PostgreSQL: submissions per minute and seconds per submission (about an hour on 2 cores)
+##        throw-away PostgreSQL: submissions per minute and seconds per submission (about 100 minutes on 2 cores)
 grading-benchmark: $(VENV)/.installed
 	$(BIN)/python -m softcap_course.grading_benchmark --students 30 --jobs 1,2 --databases sqlite,postgresql \
 		--out benchmarks/grading/class-of-30-parallel
