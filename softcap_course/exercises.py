@@ -81,7 +81,8 @@ def call(namespace, name, *args):
 
 
 def _hint_for_exception(error):
-    if isinstance(error, ValueError) and "math domain error" in str(error):
+    # math.log(0.0): "math domain error" up to Python 3.13, "expected a positive input, got 0.0" from 3.14 (Pyodide's).
+    if isinstance(error, ValueError) and ("math domain error" in str(error) or "positive input" in str(error)):
         return "math.log of zero or of a negative number: did a probability underflow to 0? Stay in log space."
     if isinstance(error, ZeroDivisionError):
         return "a division by zero: the sum of exponentials underflowed to 0? Shift by the maximum first."
