@@ -22,8 +22,9 @@ if sys.argv[1:2] in (["autograde"], ["generate_feedback"]):
     from softcap_course import parallel
 
     parallel.serialise_sqlite_gradebooks()
-    if parallel.students_from_environment() is not None:
-        parallel.grade_only(parallel.students_from_environment())
+    _share = parallel.students_from_environment()
+    if _share is not None:
+        parallel.grade_only(_share)
 
 # What students see in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

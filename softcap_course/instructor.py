@@ -53,10 +53,8 @@ class Round:
     root: Path
     problems: list = field(default_factory=list)
     jobs: int = 1
-    force: bool = False
     seconds: dict = field(default_factory=dict)  # (assignment, student) -> seconds nbgrader spent on it
     ungraded: list = field(default_factory=list)  # (assignment, student) left ungraded by a killed process
-    phases: dict = field(default_factory=dict)  # (assignment, phase) -> wall seconds of that phase
 
     def report(self, student, assignment, message):
         self.problems.append(Problem(student, assignment, message))
@@ -116,9 +114,13 @@ def preflight(state, assignment, roster):
     return graded, runnable
 
 
+def autograded_notebook(root, assignment, student):
+    return Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
+
+
 def _solution_cell_errors(root, assignment, student):
     """(grade_id, error name) of every solution cell that raised while autograding; None without a notebook."""
-    path = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
+    path = autograded_notebook(root, assignment, student)
     if not path.exists():
         return None
     return [(nbgrader_meta(cell).get("grade_id", "?"), output.get("ename", "?"))
@@ -188,14 +190,12 @@ def run_workers(state, plans):
     (the next assignment's, or the feedback of an assignment whose autograding is complete), so no core waits for the
     slowest share of an assignment."""
     assignments = list(plans)
-    lines, ready, running, began = queue.Queue(), [], [], {}
+    lines, ready, running = queue.Queue(), [], []
     progress = {assignment: 0 for assignment in plans}
     start_marker = re.compile(r"Sanitizing .*/submitted/([^/]+)/([^/]+)/")
 
     def feedback(assignment):
         print(f"{assignment}: generating feedback", flush=True)
-        state.phases[(assignment, "autograde")] = time.monotonic() - began[assignment]
-        began[assignment] = time.monotonic()
         students = [s for s in plans[assignment].graded if (state.root / "autograded" / s / assignment).is_dir()]
         # Feedback is quick: one command per assignment, beside other assignments' grading, unless there are fewer
         # assignments than workers.
@@ -203,7 +203,6 @@ def run_workers(state, plans):
         return [Worker("generate_feedback", assignment, n, share) for n, share in enumerate(shares, 1)]
 
     for assignment, plan in plans.items():
-        began[assignment] = time.monotonic()
         plan.workers = [Worker("autograde", assignment, n, share)
                         for n, share in enumerate(parallel.shares(plan.pending, state.jobs), 1)]
         plan.waiting = len(plan.workers)
@@ -239,14 +238,11 @@ def run_workers(state, plans):
             if plan.waiting == 0:
                 review_autograde(state, worker.assignment, plan)
                 ready += feedback(worker.assignment)
-        else:
-            if worker.process.returncode != 0:
-                death = worker.death() or f"failed with status {worker.process.returncode}"
-                for student in worker.students:
-                    state.report(student, worker.assignment, f"no feedback: generate_feedback (worker {worker.number}) "
-                                 f"{death}. Run the round again. Its output ends:\n{''.join(worker.log[-20:])}")
-            if not any(w.assignment == worker.assignment for w in running + ready):
-                state.phases[(worker.assignment, "feedback")] = time.monotonic() - began[worker.assignment]
+        elif worker.process.returncode != 0:
+            death = worker.death() or f"failed with status {worker.process.returncode}"
+            for student in worker.students:
+                state.report(student, worker.assignment, f"no feedback: generate_feedback (worker {worker.number}) "
+                             f"{death}. Run the round again. Its output ends:\n{''.join(worker.log[-20:])}")
 
 
 def review_autograde(state, assignment, plan):
@@ -299,7 +295,7 @@ def review_autograde(state, assignment, plan):
 def autograded(root, assignment, student):
     """Whether nbgrader finished autograding this submission: its notebook in autograded/ ran. (nbgrader writes the
     notebook there twice: cleaned of outputs before running it, and run; a process killed in between leaves the first.)"""
-    path = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
+    path = autograded_notebook(root, assignment, student)
     try:
         cells = json.loads(path.read_text())["cells"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -309,12 +305,11 @@ def autograded(root, assignment, student):
 
 def needs_grading(root, assignment, student):
     """Not autograded yet (or only partly), or a submitted file newer than its autograded notebook."""
-    graded = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
     if not autograded(root, assignment, student):
         return True
     newest = max((p.stat().st_mtime for p in (Path(root) / "submitted" / student / assignment).rglob("*")
                   if p.is_file()), default=0.0)
-    return newest > graded.stat().st_mtime
+    return newest > autograded_notebook(root, assignment, student).stat().st_mtime
 
 
 @contextlib.contextmanager
@@ -344,11 +339,11 @@ def scores(state, assignment):
 
 
 def grading_round(root=".", assignments=None, jobs=None, force=False):
-    jobs = jobs or len(os.sched_getaffinity(0))
+    jobs = len(os.sched_getaffinity(0)) if jobs is None else jobs
     if jobs < 1:
         raise SystemExit(f"--jobs must be at least 1 (got {jobs})")
     parallel.serialise_sqlite_gradebooks()
-    state = Round(Path(root).resolve(), jobs=jobs, force=force)
+    state = Round(Path(root).resolve(), jobs=jobs)
     submitted = state.root / "submitted"
     available = sorted({p.name for p in submitted.glob("*/*") if p.is_dir()}) if submitted.exists() else []
     assignments = list(dict.fromkeys(assignments or available))
