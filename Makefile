@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 # Pyodide's runtime for the book's in-browser exercises, from the npm registry, pinned and checked: the tarball's
-# SHA-256 must match. Only what the runtime needs is kept (softcap_course/sphinx_tryit.py copies it into the site).
+# SHA-256 must match. Only what the runtime needs is kept (softcap_course/book/tryit.py copies it into the site).
 PYODIDE_VERSION := 314.0.7
 PYODIDE_SHA256 := 66b7949e5a0cba2250b586d7e368bf12fb482800748d182c4618254b685ffaa0
 PYODIDE := .vendor/pyodide-$(PYODIDE_VERSION)
@@ -87,12 +87,12 @@ benchmark-smoke: $(VENV)/.installed
 # make's own --jobs/-j N reaches the recipe in MAKEFLAGS as -jN.
 JOBS ?= $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS)))
 grade: $(VENV)/.installed
-	$(BIN)/python -m softcap_course.instructor $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(ASSIGNMENT)
+	$(BIN)/python -m softcap_course.grading.instructor $(if $(JOBS),--jobs $(JOBS)) $(if $(FORCE),--force) $(ASSIGNMENT)
 
 ## grading-benchmark: a synthetic class of 30 through every assignment, graded by 1 and 2 workers over SQLite and a
 ##        throw-away PostgreSQL: submissions per minute and seconds per submission (about 100 minutes on 2 cores)
 grading-benchmark: $(VENV)/.installed
-	$(BIN)/python -m softcap_course.grading_benchmark --students 30 --jobs 1,2 --databases sqlite,postgresql \
+	$(BIN)/python -m softcap_course.grading.benchmark --students 30 --jobs 1,2 --databases sqlite,postgresql \
 		--out benchmarks/grading/class-of-30-parallel
 
 clean:

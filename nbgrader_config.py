@@ -16,10 +16,10 @@ c.CourseDirectory.release_directory = "notebooks"
 if os.environ.get("NBGRADER_DB_URL"):
     c.CourseDirectory.db_url = os.environ["NBGRADER_DB_URL"]
 
-# `make grade --jobs N` runs N nbgrader commands side by side (softcap_course/parallel.py): each grades only its share
+# `make grade --jobs N` runs N nbgrader commands side by side (softcap_course/grading/parallel.py): each grades only its share
 # of the class, and sessions on a SQLite gradebook take turns (a lock file beside it), so no write is refused.
 if sys.argv[1:2] in (["autograde"], ["generate_feedback"]):
-    from softcap_course import parallel
+    from softcap_course.grading import parallel
 
     parallel.serialise_sqlite_gradebooks()
     _share = parallel.students_from_environment()
@@ -52,14 +52,14 @@ if "autograde" in sys.argv[1:2]:
     _cap = int(float(os.environ.get("NBGRADER_KERNEL_MEMORY_GIB", "8")) * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (_cap, _cap))
 
-# Every kernel that autograding starts runs in a bubblewrap sandbox (softcap_course/sandbox.py): it sees its own
+# Every kernel that autograding starts runs in a bubblewrap sandbox (softcap_course/grading/sandbox.py): it sees its own
 # submission and a read-only Python, nothing else, no network, and nothing it starts outlives it. Kernels then talk
 # to nbgrader over Unix sockets (the ipc transport). Where the sandbox cannot start, grading stops, unless the
 # instructor sets NBGRADER_ALLOW_UNSANDBOXED=1 (student code then runs with the grader's rights).
 if "autograde" in sys.argv[1:2]:
     import tempfile
 
-    from softcap_course import sandbox
+    from softcap_course.grading import sandbox
 
     _problem = sandbox.problem()
     if _problem is None:
@@ -76,7 +76,7 @@ if "autograde" in sys.argv[1:2]:
                  f"(apt-get install bubblewrap) on a machine with user namespaces, or set {sandbox.ALLOW_UNSANDBOXED}=1 "
                  "to grade without it, at your own risk: student code then runs with your rights.")
 
-# The score that counts is decided outside the student's process (softcap_course/verification.py): a sandboxed worker
+# The score that counts is decided outside the student's process (softcap_course/grading/verification.py): a sandboxed worker
 # holds the submission's functions, and this process runs every test cell against it. The kernel runs the test
 # cells' visible parts (students' feedback); a cell that passed there but fails here scores 0 and is reported.
 if "autograde" in sys.argv[1:2]:
@@ -84,7 +84,7 @@ if "autograde" in sys.argv[1:2]:
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern, LimitOutput,
                                         SaveAutoGrades)
 
-    from softcap_course.verification import StartVerification, VerifyOutsideKernel
+    from softcap_course.grading.verification import StartVerification, VerifyOutsideKernel
 
     c.Autograde.autograde_preprocessors = [StartVerification, Execute, VerifyOutsideKernel, IgnorePattern,
                                            ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
@@ -95,6 +95,6 @@ if "autograde" in sys.argv[1:2]:
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
-from softcap_course.feedback import ShortTestTracebacks  # noqa: E402
+from softcap_course.grading.feedback import ShortTestTracebacks  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTestTracebacks, CSSHTMLHeaderPreprocessor]

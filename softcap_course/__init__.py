@@ -3,7 +3,7 @@
 Only helpers live here (teaching checks, tables, the running example, explorers, the benchmark):
 never the graded functions' solutions, which students write in the notebooks.
 
-The names below are imported on first use: every grading kernel starts through ``softcap_course.sandbox``, which
+The names below are imported on first use: every grading kernel starts through ``softcap_course.grading.sandbox``, which
 must not pay for NumPy before the kernel itself starts.
 """
 

@@ -70,7 +70,7 @@ PEAK_BANDWIDTH = {"H200": 4.8e12, "H100": 3.35e12, "A100": 2.0e12, "L40S": 8.64e
 
 def load_implementations(notebook):
     """``softcap_cross_entropy`` and ``chunked_linear_softcap_cross_entropy`` from a notebook's answer cells."""
-    from softcap_course.classroom import answer_namespace
+    from softcap_course.grading.classroom import answer_namespace
 
     namespace = answer_namespace(notebook)
     return namespace["softcap_cross_entropy"], namespace["chunked_linear_softcap_cross_entropy"]
@@ -105,7 +105,7 @@ def make_loss(variant, cap, chunk_size, notebook, triton_notebook=DEFAULT_TRITON
 
         return library_loss
     if variant == "triton":
-        from softcap_course.classroom import answer_namespace
+        from softcap_course.grading.classroom import answer_namespace
 
         if not torch.cuda.is_available():
             if n_entries > INTERPRETER_LIMIT:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from softcap_course.worker import raised_class, raised_reply
+from softcap_course.raised import raised_class, raised_reply
 
 __all__ = ["RankResult", "run_on_ranks", "run_vocab_parallel", "shard_widths"]
 

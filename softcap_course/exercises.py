@@ -2,7 +2,7 @@
 
 Each exercise is a stub the reader completes on the page and a check that calls the reader's function on chosen
 inputs. The same file runs in two places: in the reader's browser (Pyodide, in a Web Worker, shipped by
-``softcap_course.sphinx_tryit``) and under pytest in CPython (``tests/test_exercises.py``). So it uses ``math`` and
+``softcap_course.book.tryit``) and under pytest in CPython (``tests/test_exercises.py``). So it uses ``math`` and
 nothing outside the standard library, and it reports a failure the way the graded notebooks do: the call, what
 was expected, what came back, and a hint chosen by what went wrong.
 

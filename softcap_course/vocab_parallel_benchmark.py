@@ -33,7 +33,7 @@ def _rank(rank, world, store, notebook, n, v, cap, repeats, seed, pipe):
     import torch
     import torch.distributed as dist
 
-    from softcap_course.classroom import answer_namespace
+    from softcap_course.grading.classroom import answer_namespace
     from softcap_course.distributed import shard_widths
 
     os.environ["GLOO_SOCKET_IFNAME"] = "lo"

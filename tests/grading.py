@@ -1,6 +1,6 @@
 """The repository's course, seen by the grading tests: its assignments, and autograding in a scratch course.
 
-The machinery lives in ``softcap_course.classroom`` (shared with the grading benchmark); this module binds it
+The machinery lives in ``softcap_course.grading.classroom`` (shared with the grading benchmark); this module binds it
 to this repository and adds what only the tests need.
 """
 
@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from softcap_course import classroom
-from softcap_course.classroom import Scores, enrol, nbgrader_meta, read_notebook, read_scores  # noqa: F401
+from softcap_course.grading import classroom
+from softcap_course.grading.classroom import Scores, enrol, nbgrader_meta, read_notebook, read_scores  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -3,7 +3,7 @@
 import functools
 
 import grading
-from softcap_course.classroom import answer_namespace
+from softcap_course.grading.classroom import answer_namespace
 
 
 @functools.lru_cache(maxsize=None)

@@ -270,7 +270,7 @@ def test_markdown_table_formats_computed_values():
 
 
 def test_book_uses_the_local_mathjax():
-    from softcap_course.sphinx_offline import _use_local_mathjax
+    from softcap_course.book.offline import _use_local_mathjax
 
     config = types.SimpleNamespace(html_static_path=["_static"])
     _use_local_mathjax(None, config)

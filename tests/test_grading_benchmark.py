@@ -2,7 +2,7 @@
 
 import json
 
-from softcap_course import grading_benchmark
+from softcap_course.grading import benchmark as grading_benchmark
 
 import grading
 

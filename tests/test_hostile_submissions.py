@@ -215,7 +215,7 @@ def graded_round(tmp_path_factory):
     before = _digest(root)
     env = dict(os.environ, NBGRADER_CELL_TIMEOUT="5",
                PATH=f"{grading.BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    result = subprocess.run([sys.executable, "-m", "softcap_course.instructor", ASSIGNMENT, "--root", str(root)],
+    result = subprocess.run([sys.executable, "-m", "softcap_course.grading.instructor", ASSIGNMENT, "--root", str(root)],
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # Kept for a human to read: what an instructor sees after such a round.
@@ -331,7 +331,7 @@ def test_the_sandbox_hides_the_course_and_the_network():
     """What a sandboxed process sees: its own folder, a read-only Python, no course files, no home, no network."""
     import ast
 
-    from softcap_course import sandbox
+    from softcap_course.grading import sandbox
 
     own = grading.REPO / "_build" / "sandbox-probe"
     own.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 The class (two assignments): two complete submissions, the blank release, two wrong implementations from the
 mutant tables, and a folder of a student who is not on the roster. A serial round (one worker, SQLite) is the
 reference; every parallel round must leave the same scores, test by test, with every gradebook row present once.
-PostgreSQL is a throw-away server in a temporary folder (``softcap_course.postgres``: initdb + pg_ctl, a Unix
+PostgreSQL is a throw-away server in a temporary folder (``softcap_course.grading.postgres``: initdb + pg_ctl, a Unix
 socket, no system service), skipped where Debian's postgresql package is missing, unless CI=true.
 """
 
@@ -20,8 +20,8 @@ import pytest
 
 import grading
 from mutants import entries
-from softcap_course import classroom, parallel, postgres
-from softcap_course.instructor import autograded
+from softcap_course.grading import classroom, parallel, postgres
+from softcap_course.grading.instructor import autograded
 
 ASSIGNMENTS = ["01-softmax", "02-logsumexp"]
 ON_ROSTER = ["complete-1", "complete-2", "blank", "wrong-1", "wrong-2"]
@@ -47,8 +47,8 @@ def new_course(root, db_url=None):
 
 
 def start_round(root, *arguments):
-    """``python -m softcap_course.instructor`` in the course at ``root``, its output in a pipe."""
-    return subprocess.Popen([sys.executable, "-m", "softcap_course.instructor", "--root", str(root), *arguments],
+    """``python -m softcap_course.grading.instructor`` in the course at ``root``, its output in a pipe."""
+    return subprocess.Popen([sys.executable, "-m", "softcap_course.grading.instructor", "--root", str(root), *arguments],
                             cwd=root, env=dict(classroom.tool_env(), NBGRADER_CELL_TIMEOUT="30"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -220,7 +220,7 @@ def test_grade_only_limits_a_converter_to_its_share(monkeypatch):
 
 WRITER = r"""
 import sys, time
-from softcap_course import parallel
+from softcap_course.grading import parallel
 parallel.serialise_sqlite_gradebooks()
 from nbgrader.api import Gradebook
 url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -269,6 +269,6 @@ def test_throwaway_postgresql_server_starts_and_leaves_nothing(postgresql):
 
 
 def test_a_bad_jobs_value_is_refused_with_a_message(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "softcap_course.instructor", "--root", str(tmp_path), "--jobs", "0"],
+    result = subprocess.run([sys.executable, "-m", "softcap_course.grading.instructor", "--root", str(tmp_path), "--jobs", "0"],
                             capture_output=True, text=True, env=classroom.tool_env())
     assert result.returncode == 2 and "--jobs must be at least 1 (got 0)" in result.stderr

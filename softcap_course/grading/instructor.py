@@ -1,11 +1,11 @@
 """One grading round with nbgrader's standard commands, with progress and a clear report: ``make grade``.
 
-    python -m softcap_course.instructor [--jobs N] [--force] [ASSIGNMENT ...]
+    python -m softcap_course.grading.instructor [--jobs N] [--force] [ASSIGNMENT ...]
 
 For each assignment with submissions (default: all of them) it checks ``submitted/`` first, then runs
 ``nbgrader autograde`` and ``nbgrader generate_feedback``, and at the end ``nbgrader export`` (grades.csv).
 With ``--jobs N`` (default: one per core) N nbgrader commands run side by side, each on its own share of the class;
-every submission still runs in its own kernel in its own sandbox (``softcap_course/parallel.py`` says what makes this
+every submission still runs in its own kernel in its own sandbox (``softcap_course/grading/parallel.py`` says what makes this
 safe, SQLite included). A submission already graded, whose files have not changed since, is not graded again
 (``--force`` regrades everything). Two rounds on one course take turns per assignment.
 It never moves, edits or deletes a submitted file; everything it finds wrong is reported to the instructor:
@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from softcap_course import classroom, parallel
-from softcap_course.classroom import gradebook, nbgrader_command, nbgrader_meta, read_notebook
+from softcap_course.grading import classroom, parallel
+from softcap_course.grading.classroom import gradebook, nbgrader_command, nbgrader_meta, read_notebook
 
 _PATCHED_HELPER = re.compile(r"^\s*(?:np|numpy|math|torch)(?:\.testing)?\.(?:allclose|isclose|assert_\w+|array_equal)\s*=",
                              re.M)

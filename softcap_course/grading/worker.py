@@ -1,12 +1,11 @@
 """The verification worker: runs inside the grading sandbox, holds one submission's answer code, answers calls.
 
-Started by ``softcap_course.verification`` as ``python -m softcap_course.worker``; it imports as little as it can
+Started by ``softcap_course.grading.verification`` as ``python -m softcap_course.grading.worker``; it imports as little as it can
 (NumPy; torch only when the answer code does), since it starts once per graded notebook. Requests and replies are
 JSON lines; arrays and tensors travel as raw bytes with their dtype and shape, so either side builds nothing but data.
 """
 
 import base64
-import builtins
 import json
 import linecache
 import os
@@ -14,23 +13,7 @@ import sys
 
 import numpy as np
 
-_ALLOWED_EXCEPTIONS = {name for name in dir(builtins) if isinstance(getattr(builtins, name), type)
-                       and issubclass(getattr(builtins, name), Exception)}
-
-
-def raised_reply(error):
-    """An exception as data: the nearest built-in class (a student's `class CapError(ValueError)` travels as a
-    ValueError), the original class's name and the message."""
-    builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
-    return {"raised": builtin if builtin in _ALLOWED_EXCEPTIONS else "Exception", "original": type(error).__name__,
-            "message": str(error)[:2000]}
-
-
-def raised_class(reply):
-    """The built-in exception class a ``raised_reply`` names (Exception for anything else)."""
-    name = reply["raised"]
-    return getattr(builtins, name) if name in _ALLOWED_EXCEPTIONS else Exception
-
+from softcap_course.raised import raised_reply
 
 class Unverifiable(Exception):
     """A test called a graded function with something that cannot cross the process boundary."""

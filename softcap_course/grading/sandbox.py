@@ -11,8 +11,8 @@ time and output limits still apply: they are inherited or enforced from outside.
 Jupyter kernels normally talk over TCP on 127.0.0.1, which a process in its own network namespace cannot share
 with nbgrader; so grading kernels use Jupyter's ``ipc`` transport (Unix sockets in a folder both sides see).
 
-``python -m softcap_course.sandbox kernel -f CONNECTION_FILE`` is the kernel command of the ``softcap-sandbox``
-kernel spec that ``nbgrader_config.py`` installs and selects while autograding; ``python -m softcap_course.sandbox
+``python -m softcap_course.grading.sandbox kernel -f CONNECTION_FILE`` is the kernel command of the ``softcap-sandbox``
+kernel spec that ``nbgrader_config.py`` installs and selects while autograding; ``python -m softcap_course.grading.sandbox
 check`` says whether the sandbox can start on this machine.
 """
 
@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # the whole softcap_course package
 KERNEL_NAME = "softcap-sandbox"
 ALLOW_UNSANDBOXED = "NBGRADER_ALLOW_UNSANDBOXED"
 # What a sandboxed process keeps of the grader's environment: locale, thread and BLAS settings (some machines need
@@ -92,7 +92,7 @@ def problem():
 def kernel_spec_dir():
     """A folder holding the ``softcap-sandbox`` kernel spec (for JUPYTER_PATH), written for this Python."""
     folder = Path(tempfile.gettempdir()) / f"softcap-kernelspec-{os.getuid()}-{abs(hash(sys.executable)) % 10**8}"
-    spec = {"argv": [sys.executable, "-m", "softcap_course.sandbox", "kernel", "-f", "{connection_file}"],
+    spec = {"argv": [sys.executable, "-m", "softcap_course.grading.sandbox", "kernel", "-f", "{connection_file}"],
             "display_name": "Python 3 (sandboxed for grading)", "language": "python",
             # An interrupt travels as a message: a signal to bubblewrap would not reach the kernel inside.
             "interrupt_mode": "message"}
@@ -128,7 +128,7 @@ def main(argv=None):
         print("the grading sandbox works" if reason is None else f"the grading sandbox cannot start: {reason}")
         sys.exit(0 if reason is None else 1)
     else:
-        sys.exit("usage: python -m softcap_course.sandbox kernel -f CONNECTION_FILE | check")
+        sys.exit("usage: python -m softcap_course.grading.sandbox kernel -f CONNECTION_FILE | check")
 
 
 if __name__ == "__main__":

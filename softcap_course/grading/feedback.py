@@ -8,7 +8,7 @@ included) down to the error itself: the checks' message names the call, the expe
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from softcap_course.classroom import nbgrader_meta
+from softcap_course.grading.classroom import nbgrader_meta
 
 
 class ShortTestTracebacks(NbGraderPreprocessor):

@@ -9,7 +9,7 @@ in-kernel result still gives students and nbgrader their feedback; the score tha
    and from every cell the student could edit only ``import`` statements, ``def`` and ``class`` definitions and
    assignments to plain names. Nothing else a submission does at top level (patching a module, hooking IPython,
    starting a process) runs.
-2. A *worker* process runs that code in the grading sandbox (``softcap_course.sandbox``: no files but a read-only
+2. A *worker* process runs that code in the grading sandbox (``softcap_course.grading.sandbox``: no files but a read-only
    Python, no network), and answers calls over a pipe: arguments in, results out, as tagged JSON (arrays as raw
    bytes; no pickle, so a hostile worker can send nothing but data).
 3. The grader executes each test cell of the notebook *in its own process* (the test cells are nbgrader's restored
@@ -43,9 +43,10 @@ import numpy as np
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
-from softcap_course import sandbox
-from softcap_course.classroom import nbgrader_meta
-from softcap_course.worker import Unverifiable, WorkerFailed, decode, encode, raised_class
+from softcap_course.grading import sandbox
+from softcap_course.grading.classroom import nbgrader_meta
+from softcap_course.grading.worker import Unverifiable, WorkerFailed, decode, encode
+from softcap_course.raised import raised_class
 
 # Environment variables a graded function may read (05: logit_softcap_from_env); the proxy sends their current values.
 FUNCTION_ENVIRONMENT = ("LOGIT_SOFTCAP",)
@@ -87,7 +88,7 @@ class Worker:
     """A sandboxed worker process holding one submission's answer code."""
 
     def __init__(self, source, timeout=60.0, sandboxed=True):
-        argv = [sys.executable, "-m", "softcap_course.worker"]
+        argv = [sys.executable, "-m", "softcap_course.grading.worker"]
         command = sandbox.command(argv, cwd="/tmp") if sandboxed else argv
         env = None if sandboxed else {k: v for k, v in os.environ.items() if k != "NBGRADER_DB_URL"}
         self.timeout = timeout

@@ -1,4 +1,4 @@
-// "Try it here": run a reader's Python in the browser and check it (softcap_course/sphinx_tryit.py writes the HTML).
+// "Try it here": run a reader's Python in the browser and check it (softcap_course/book/tryit.py writes the HTML).
 // Each exercise: <div data-exercise="name"> with a <textarea>, a Run <button>, a Reset <button> and an element with
 // data-role="result". The code runs in one shared Web Worker (tryit-worker.js); a run that takes longer than the
 // time limit is stopped by terminating the worker (the next run starts a fresh one). The code is kept in this

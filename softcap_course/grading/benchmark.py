@@ -1,12 +1,12 @@
 """How fast a class is graded: a synthetic class through whole grading rounds (``make grading-benchmark``).
 
-    python -m softcap_course.grading_benchmark --students 30 --jobs 1,2 --databases sqlite,postgresql --out OUT
-    python -m softcap_course.grading_benchmark --unprotected ...   # the cost of the protection: nbgrader as shipped
+    python -m softcap_course.grading.benchmark --students 30 --jobs 1,2 --databases sqlite,postgresql --out OUT
+    python -m softcap_course.grading.benchmark --unprotected ...   # the cost of the protection: nbgrader as shipped
 
 For each gradebook database and each number of workers it builds a fresh scratch course from this repository's
 solutions (nbgrader generate_assignment), gives every student a submission (two in three complete, one in three
-with the first function left blank, as in a real class), and runs ``softcap_course.instructor``'s round (check,
-autograde, feedback, export) with that many workers. PostgreSQL is a throw-away server (``softcap_course.postgres``).
+with the first function left blank, as in a real class), and runs ``softcap_course.grading.instructor``'s round (check,
+autograde, feedback, export) with that many workers. PostgreSQL is a throw-away server (``softcap_course.grading.postgres``).
 It reports submissions graded per minute of the whole round and the speed-up over one worker, and for each run the
 seconds nbgrader spent per submission (median, 90th percentile, maximum per assignment). It prints the tables and
 writes them as Markdown and JSON.
@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from softcap_course import classroom, postgres
-from softcap_course.instructor import grading_round
+from softcap_course.grading import classroom, postgres
+from softcap_course.grading.instructor import grading_round
 
 TARGET_MEDIAN_SECONDS = 3.0
 TARGET_SPEEDUP = 1.7  # two workers against one, on two cores

@@ -1,6 +1,6 @@
 """What lets several nbgrader processes grade one course at once (``make grade --jobs N``).
 
-nbgrader grades the submissions of one command one after another. ``softcap_course.instructor`` starts N of its
+nbgrader grades the submissions of one command one after another. ``softcap_course.grading.instructor`` starts N of its
 commands side by side, each on its own share of the class, and two things make that safe:
 
 * ``grade_only(students)``: a command started for a share grades exactly those students and skips every other

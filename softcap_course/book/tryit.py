@@ -24,7 +24,8 @@ from softcap_course.exercises import EXERCISES
 PYODIDE_VERSION = "314.0.7"
 # What the runtime needs (from the npm package): the module loader, the interpreter, the standard library, the lock file.
 PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # softcap_course: exercises.py and autograd.py
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def pyodide_folder(srcdir):
@@ -86,7 +87,7 @@ def _copy_runtime(app, exception):
 
 
 def _add_static(app, config):
-    config.html_static_path = [*config.html_static_path, str(PACKAGE / "static")]
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 def setup(app):
