@@ -57,17 +57,24 @@ if "autograde" in sys.argv[1:2]:
 # to nbgrader over Unix sockets (the ipc transport). Where the sandbox cannot start, grading stops, unless the
 # instructor sets NBGRADER_ALLOW_UNSANDBOXED=1 (student code then runs with the grader's rights).
 if "autograde" in sys.argv[1:2]:
-    import tempfile
-
     from softcap_course.grading import sandbox
 
     _problem = sandbox.problem()
     if _problem is None:
+        # This process's kernel spec and the folder of its kernels' sockets, removed when it ends (by `make grade`
+        # when it was killed: the folder is named after its pid).
+        _scratch = sandbox.grader_folder(os.getpid())
         os.environ["JUPYTER_PATH"] = os.pathsep.join(
-            [str(sandbox.kernel_spec_dir())] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+            [str(sandbox.kernel_spec_dir(_scratch))] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
         c.Execute.kernel_name = sandbox.KERNEL_NAME
         c.KernelManager.transport = "ipc"
-        c.KernelManager.ip = os.path.join(tempfile.mkdtemp(prefix="softcap-kernels-"), "kernel")
+        c.KernelManager.ip = str(_scratch / "sockets" / "kernel")
+        # The kernel launcher dies with this process (and refuses to start if it is already gone).
+        os.environ[sandbox.GRADER_PID] = str(os.getpid())
+        import atexit
+        import shutil
+
+        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
     elif os.environ.get(sandbox.ALLOW_UNSANDBOXED) == "1":
         print(f"WARNING: grading WITHOUT a sandbox ({sandbox.ALLOW_UNSANDBOXED}=1): {_problem}. Student code runs "
               "with your rights.", file=sys.stderr)
@@ -84,9 +91,11 @@ if "autograde" in sys.argv[1:2]:
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern, LimitOutput,
                                         SaveAutoGrades)
 
+    from softcap_course.grading.sanitise import SanitiseOutputs
     from softcap_course.grading.verification import StartVerification, VerifyOutsideKernel
 
-    c.Autograde.autograde_preprocessors = [StartVerification, Execute, VerifyOutsideKernel, IgnorePattern,
+    # SanitiseOutputs: what a submission displays stays inert in the formgrader and the feedback (no script runs).
+    c.Autograde.autograde_preprocessors = [StartVerification, Execute, VerifyOutsideKernel, SanitiseOutputs, IgnorePattern,
                                            ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
                                            AssignLatePenalties, CheckCellMetadata]
     c.StartVerification.call_timeout = float(c.Execute.timeout)
@@ -96,5 +105,9 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
 from softcap_course.grading.feedback import ShortTestTracebacks  # noqa: E402
+from softcap_course.grading.sanitise import SanitiseOutputs  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTestTracebacks, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTestTracebacks, SanitiseOutputs,
+                                    CSSHTMLHeaderPreprocessor]
+# And nbconvert's own sanitising of HTML, in the feedback and in the formgrader's view of a submission.
+c.HTMLExporter.sanitize_html = True

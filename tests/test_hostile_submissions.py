@@ -132,8 +132,65 @@ def naive_softmax(x, axis=-1):
     return None
 '''.replace("MARKER", LINGERING_MARKER)
 
+# Writes past every limit of the sandbox: its /tmp, its /dev/shm and its own folder (each a tmpfs of 256 MiB in memory).
+WRITES_PAST_ITS_LIMITS = '''
+import os
+for folder in ("/dev/shm", "/tmp", os.getcwd()):
+    with open(os.path.join(folder, "hog"), "wb") as hog:
+        for _ in range(400):
+            hog.write(b"x" * 2**20)
+'''
+
+CORRECT_NAIVE = '''
+def naive_softmax(x, axis=-1):
+    x = np.asarray(x)
+    x = x if x.dtype.kind == "f" else x.astype(np.float64)
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+'''
+
+# Output that would run as the instructor in the formgrader and the feedback page: the scripts set the page's title.
+SCRIPT_MARKER = "pwned-by-a-student"
+DISPLAYS_A_SCRIPT = '''
+from IPython.display import HTML, Javascript, Markdown, display
+display(HTML('<b>look</b><script>document.title = "MARKER"</script><img src="x" onerror="document.title = \\'MARKER\\'">'))
+display(Javascript('document.title = "MARKER"'))
+display(Markdown('<img src="y" onerror="document.title = \\'MARKER\\'"> and <script>document.title = "MARKER"</script>'))
+'''.replace("MARKER", SCRIPT_MARKER) + CORRECT_NAIVE
+
+# Looks for its classmates' processes (two submissions are graded at once) to signal, trace or read them.
+CLASSMATES_MARKER = "processes-seen-outside-my-own"
+LOOKS_FOR_A_CLASSMATE = '''
+import ctypes, os, signal
+mine = {os.getpid(), os.getppid(), 1}
+seen = []
+for name in os.listdir("/proc"):
+    if name.isdigit() and int(name) not in mine:
+        seen.append(name)
+        try:
+            os.kill(int(name), signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            ctypes.CDLL(None).ptrace(16, int(name), 0, 0)  # PTRACE_ATTACH
+        except OSError:
+            pass
+        try:
+            open(f"/proc/{name}/environ").read()
+        except OSError:
+            pass
+print("MARKER", seen)
+'''.replace("MARKER", CLASSMATES_MARKER) + CORRECT_NAIVE
+
 CATALOG = [
     Hostile("honest", "the reference solutions, untouched", FULL),
+    Hostile("writes_past_its_limits", "writes 400 MiB into its /dev/shm, /tmp and own folder before defining "
+            "naive_softmax", FULL - NAIVE_POINTS, r"naive_softmax wrote past the sandbox's limits",
+            {"naive_softmax": WRITES_PAST_ITS_LIMITS}),
+    Hostile("displays_a_script", "correct, and displays HTML with a <script> and an onerror handler, a Javascript "
+            "output and Markdown with both", FULL, "", {"naive_softmax": DISPLAYS_A_SCRIPT}),
+    Hostile("looks_for_a_classmate", "correct, and first looks for other processes (two submissions are graded at "
+            "once) to kill, trace and read them", FULL, "", {"naive_softmax": LOOKS_FOR_A_CLASSMATE}),
     Hostile("replaced_checks", "replaces softcap_course.checks in sys.modules by do-nothing checks; naive_softmax "
             "returns zeros", FULL - NAIVE_POINTS,
             r"suspected tampering: test_naive_softmax_values passed in the notebook but failed",
@@ -215,13 +272,25 @@ def graded_round(tmp_path_factory):
     before = _digest(root)
     env = dict(os.environ, NBGRADER_CELL_TIMEOUT="5",
                PATH=f"{grading.BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    result = subprocess.run([sys.executable, "-m", "softcap_course.grading.instructor", ASSIGNMENT, "--root", str(root)],
-                            env=env, capture_output=True, text=True, timeout=900)
+    machine = _free_disk_and_memory(root)
+    # Two workers: two submissions are graded at once, so one can look for the other.
+    result = subprocess.run([sys.executable, "-m", "softcap_course.grading.instructor", ASSIGNMENT, "--root", str(root),
+                             "--jobs", "2"], env=env, capture_output=True, text=True, timeout=900)
+    machine_after = _free_disk_and_memory(root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # Kept for a human to read: what an instructor sees after such a round.
     (grading.REPO / "_build").mkdir(exist_ok=True)
     (grading.REPO / "_build" / "hostile-round.txt").write_text(result.stdout)
-    return root, grading.read_scores(root, ASSIGNMENT), result.stdout, before
+    return root, grading.read_scores(root, ASSIGNMENT), result.stdout, before, (machine, machine_after)
+
+
+def _free_disk_and_memory(root):
+    """Free bytes on the course's disk, in /tmp, and available memory."""
+    import shutil
+
+    with open("/proc/meminfo") as meminfo:
+        available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable"))
+    return shutil.disk_usage(root).free, shutil.disk_usage("/tmp").free, available
 
 
 def _report_lines(report, student):
@@ -235,7 +304,7 @@ def test_the_catalog_is_large_enough():
 
 @pytest.mark.parametrize("hostile", CATALOG, ids=[h.name for h in CATALOG])
 def test_each_submission_gets_its_expected_score_and_message(hostile, graded_round):
-    root, scores, report, _ = graded_round
+    root, scores, report, _, _ = graded_round
     if hostile.score is not None:
         assert hostile.name in scores, f"{hostile.name}: no gradebook row"
         assert scores[hostile.name].total == hostile.score, (
@@ -250,38 +319,38 @@ def test_each_submission_gets_its_expected_score_and_message(hostile, graded_rou
 
 
 def test_patching_the_comparison_helpers_earns_nothing(graded_round):
-    _, scores, _, _ = graded_round
+    _, scores, _, _, _ = graded_round
     patched, twin = scores["patched_helpers"], scores["no_shift_twin"]
     assert patched.by_test == twin.by_test
     assert patched.total < FULL
 
 
 def test_cached_answers_lose_every_test_of_the_function(graded_round):
-    _, scores, _, _ = graded_round
+    _, scores, _, _, _ = graded_round
     naive = {k: v for k, v in scores["cached_answers"].by_test.items() if k.startswith("test_naive_softmax")}
     assert all(score == 0 for score, _ in naive.values()), naive
 
 
 def test_no_gradebook_row_is_lost_or_invented(graded_round):
-    _, scores, _, _ = graded_round
+    _, scores, _, _, _ = graded_round
     assert set(scores) == {h.name for h in CATALOG if h.on_roster}
     assert "not_on_roster" not in scores
 
 
 def test_no_submitted_file_is_changed(graded_round):
-    root, _, _, before = graded_round
+    root, _, _, before, _ = graded_round
     assert _digest(root) == before
 
 
 def test_grades_are_exported_for_every_enrolled_student(graded_round):
-    root, _, _, _ = graded_round
+    root, _, _, _, _ = graded_round
     exported = (root / "grades.csv").read_text()
     for hostile in CATALOG:
         assert (hostile.name in exported) == hostile.on_roster, hostile.name
 
 
 def test_feedback_shows_no_hidden_test(graded_round):
-    root, _, _, _ = graded_round
+    root, _, _, _, _ = graded_round
     hidden = []
     for cell in grading.read_notebook(grading.notebook_path("solutions", ASSIGNMENT)).cells:
         for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, flags=re.S):
@@ -303,50 +372,9 @@ def test_no_process_of_a_submission_outlives_the_round(graded_round):
     time.sleep(4)
     alive = subprocess.run(["pgrep", "-f", LINGERING_MARKER], capture_output=True, text=True).stdout.split()
     assert not alive, f"processes started by a submission are still running: {alive}"
-    root, _, _, before = graded_round
+    root, _, _, before, _ = graded_round
     assert _digest(root) == before
     assert grading.read_scores(root, ASSIGNMENT)["honest"].total == FULL
-
-
-PROBE = """
-import os, socket, sys
-seen = [p for p in sys.argv[2:] if os.path.exists(p)]
-try:
-    socket.create_connection(("127.0.0.1", 22), timeout=2)
-    network = "open"
-except OSError as error:
-    network = type(error).__name__
-def writable(path):
-    try:
-        open(path, "w").write("x")
-        return True
-    except OSError:
-        return False
-print(repr((seen, network, writable(sys.argv[1] + "/written"), os.getpid())))
-writable(sys.argv[1] + "-escaped")  # outside its folder: at best a private, throw-away copy
-"""
-
-
-def test_the_sandbox_hides_the_course_and_the_network():
-    """What a sandboxed process sees: its own folder, a read-only Python, no course files, no home, no network."""
-    import ast
-
-    from softcap_course.grading import sandbox
-
-    own = grading.REPO / "_build" / "sandbox-probe"
-    own.mkdir(parents=True, exist_ok=True)
-    (own.parent / "sandbox-probe-escaped").unlink(missing_ok=True)
-    hidden = [str(grading.REPO / d) for d in ("solutions", "notebooks", "tests", "gradebook.db")]
-    hidden += [os.path.expanduser("~/.bashrc"), str(grading.REPO.parent / "shared")]
-    result = subprocess.run(sandbox.command([sys.executable, "-c", PROBE, own, *hidden], writable=[own], cwd=own),
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    seen, network, own_writable, pid = ast.literal_eval(result.stdout.strip())
-    assert not seen, f"the sandbox shows {seen}"
-    assert network != "open", "the sandbox reached the network"
-    assert own_writable and (own / "written").exists()
-    assert not (own.parent / "sandbox-probe-escaped").exists(), "a write outside its folder reached the disk"
-    assert pid < 10, f"the sandbox has its own process namespace (pid {pid})"
 
 
 PATCHED_MEMORY_TRACKER = '''
@@ -400,3 +428,140 @@ def test_replaced_checks_earn_nothing_for_a_triton_kernel_in_chapter_7(tmp_path)
     assert scores["patched"].by_test == scores["unpatched"].by_test, (scores["patched"].lost(), scores["unpatched"].lost())
     log = (root / f"autograde-{assignment}.log").read_text()
     assert "suspected tampering: patched" in log and "test_softcap_cross_entropy_kernel_blocks" in log
+
+
+def test_the_machine_keeps_its_disk_and_memory(graded_round):
+    """What a submission wrote lived in its sandbox's memory-backed folders, bounded, and went with it."""
+    _, scores, report, _, ((disk, tmp, memory), (disk_after, tmp_after, memory_after)) = graded_round
+    assert disk - disk_after < 100 * 2**20 and tmp - tmp_after < 100 * 2**20, (disk - disk_after, tmp - tmp_after)
+    assert memory - memory_after < 600 * 2**20, f"{(memory - memory_after) / 2**20:.0f} MiB less memory available"
+
+
+def test_a_submission_sees_no_classmate(graded_round):
+    root, _, _, _, _ = graded_round
+    notebook = grading.read_notebook(root / "autograded" / "looks_for_a_classmate" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    assert f"{CLASSMATES_MARKER} []" in printed, printed[:2000]
+
+
+def test_student_output_is_inert_in_the_autograded_notebook_and_the_feedback(graded_round):
+    from test_grading_protection import live_parts
+
+    root, _, _, _, _ = graded_round
+    notebook = grading.read_notebook(root / "autograded" / "displays_a_script" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+    assert not any("application/javascript" in o.get("data", {}) for o in outputs)
+    for output in outputs:
+        for mime in ("text/html", "text/markdown"):
+            assert not live_parts(output.get("data", {}).get(mime, "")), output
+    page = (root / "feedback" / "displays_a_script" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "<b>look</b>" in page  # what is harmless stays
+    assert SCRIPT_MARKER not in _scripts_of(page), _scripts_of(page)
+
+
+def _scripts_of(page):
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page, "html.parser")
+    handlers = [f"{e.name}[{name}]={value}" for e in soup.find_all(True) for name, value in e.attrs.items()
+                if name.startswith("on")]
+    return "\n".join([s.get_text() for s in soup.find_all("script")] + handlers)
+
+
+WORKER_CANNOT_START = '''
+from softcap_course.grading import sandbox as _sandbox
+_real_command = _sandbox.command
+_sandbox.command = lambda argv, **kw: _real_command(argv, **{**kw, "environment": {"PYTHONHOME": "/nowhere"}})
+'''
+
+IMPORT_CELL_FAILS_OUTSIDE = '''
+from softcap_course.grading import sandbox as _sandbox
+_real_command = _sandbox.command
+_sandbox.command = lambda argv, **kw: _real_command(argv, **{**kw, "environment": {"SOFTCAP_TEST_BROKEN": "1"}})
+'''
+
+
+def _round(root, *arguments):
+    env = dict(os.environ, PATH=f"{grading.BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run([sys.executable, "-m", "softcap_course.grading.instructor", "--root", str(root), *arguments],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_a_grader_whose_sandbox_cannot_start_stops_with_the_cause(tmp_path):
+    """A broken grading environment is the grader's fault: no zero, no accusation, the round stops and says why."""
+    root = grading.make_course(tmp_path, [ASSIGNMENT])
+    grading.enrol(root, ["honest"])
+    classroom_write(root, {"honest": grading.submission(ASSIGNMENT, grading.solution_sources(ASSIGNMENT))})
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write(WORKER_CANNOT_START)
+    result = _round(root, ASSIGNMENT)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0, text[-3000:]
+    assert "the grading sandbox cannot start" in text and "encodings" in text, text[-3000:]
+    assert "tampering" not in text
+    assert not (root / "autograded" / "honest").exists()
+
+
+def test_an_import_cell_that_fails_only_outside_the_notebook_leaves_the_submission_ungraded(tmp_path):
+    """The notebook's own import cell fails in the verification's sandbox (here: a module that refuses to load
+    there): the submission is left ungraded with the cause, the round exits 1, and once fixed the next round grades it."""
+    root = grading.make_course(tmp_path, [ASSIGNMENT])
+    imports = root / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    notebook = grading.read_notebook(imports)
+    cell = next(c for c in notebook.cells if grading.nbgrader_meta(c).get("grade_id") == "imports")
+    cell.source = ("import os\nif os.environ.get('SOFTCAP_TEST_BROKEN'):\n    raise ImportError('a module the grader "
+                   "cannot load')\n" + cell.source)
+    nbformat.write(notebook, str(imports))
+    grading.classroom.run_nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    grading.enrol(root, ["honest"])
+    release = root / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    honest = grading.classroom.fill_release(release, grading.solution_sources(ASSIGNMENT))
+    classroom_write(root, {"honest": honest})
+    config = (root / "nbgrader_config.py").read_text()
+    (root / "nbgrader_config.py").write_text(config + IMPORT_CELL_FAILS_OUTSIDE)
+    result = _round(root, ASSIGNMENT)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"! honest: NOT GRADED: grading itself failed, not the student's code: .*a module the grader "
+                     r"cannot load", result.stdout), result.stdout[-3000:]
+    assert "tampering" not in result.stdout and "kernel died" not in result.stdout
+    (root / "nbgrader_config.py").write_text(config)  # fixed
+    again = _round(root, ASSIGNMENT)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert grading.read_scores(root, ASSIGNMENT)["honest"].total == FULL
+
+
+def classroom_write(root, submissions):
+    from softcap_course.grading import classroom
+
+    classroom.write_submissions(root, ASSIGNMENT, submissions)
+
+
+ESCAPES_THE_TRACKER = '''
+from torch.utils._python_dispatch import _disable_current_modes
+
+_inner = chunked_linear_softcap_cross_entropy
+
+def chunked_linear_softcap_cross_entropy(hidden, weight, targets, cap, chunk_size=1024, ignore_index=-100):
+    # Every logit at once, out of sight of the tensor tracker; and the peak resident memory reset, for good measure.
+    with _disable_current_modes():
+        try:
+            with open("/proc/self/clear_refs", "w") as refs:
+                refs.write("5")
+        except OSError:
+            pass
+        return _inner(hidden, weight, targets, cap, chunk_size=1 << 30, ignore_index=ignore_index)
+'''
+
+
+def test_hiding_materialised_logits_from_the_tracker_earns_nothing_in_chapter_6(tmp_path):
+    """06: a loss that computes every logit at once inside a context that switches the tensor tracker off (and tries to
+    reset the process's peak memory) passes the memory test in the notebook, and fails it when the grader measures."""
+    assignment = "06-softcap-gpu"
+    root = grading.make_course(tmp_path, [assignment])
+    reference = grading.solution_sources(assignment)
+    target = "chunked_linear_softcap_cross_entropy"
+    hidden = grading.submission(assignment, {**reference, target: reference[target] + "\n" + ESCAPES_THE_TRACKER})
+    scores = grading.autograde(root, assignment, {"escapes": hidden})["escapes"]
+    assert scores.lost() == {"test_chunked_linear_softcap_cross_entropy_memory": (0.0, 2.0)}, scores.lost()
+    log = (root / f"autograde-{assignment}.log").read_text()
+    assert "suspected tampering: escapes" in log and "test_chunked_linear_softcap_cross_entropy_memory" in log

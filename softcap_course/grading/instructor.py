@@ -26,6 +26,7 @@ import json
 import os
 import queue
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -34,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from softcap_course.grading import classroom, parallel
+from softcap_course.grading import classroom, parallel, sandbox
 from softcap_course.grading.classroom import gradebook, nbgrader_command, nbgrader_meta, read_notebook
 
 _PATCHED_HELPER = re.compile(r"^\s*(?:np|numpy|math|torch)(?:\.testing)?\.(?:allclose|isclose|assert_\w+|array_equal)\s*=",
@@ -55,6 +56,7 @@ class Round:
     jobs: int = 1
     seconds: dict = field(default_factory=dict)  # (assignment, student) -> seconds nbgrader spent on it
     ungraded: list = field(default_factory=list)  # (assignment, student) left ungraded by a killed process
+    no_feedback: list = field(default_factory=list)  # (assignment, student) whose feedback a failed command lost
 
     def report(self, student, assignment, message):
         self.problems.append(Problem(student, assignment, message))
@@ -119,11 +121,11 @@ def autograded_notebook(root, assignment, student):
 
 
 def _solution_cell_errors(root, assignment, student):
-    """(grade_id, error name) of every solution cell that raised while autograding; None without a notebook."""
+    """(grade_id, error name, message) of every solution cell that raised while autograding; None without a notebook."""
     path = autograded_notebook(root, assignment, student)
     if not path.exists():
         return None
-    return [(nbgrader_meta(cell).get("grade_id", "?"), output.get("ename", "?"))
+    return [(nbgrader_meta(cell).get("grade_id", "?"), output.get("ename", "?"), str(output.get("evalue", "")))
             for cell in json.loads(path.read_text())["cells"]
             if nbgrader_meta(cell).get("solution")
             for output in cell.get("outputs", []) if output.get("output_type") == "error"]
@@ -171,17 +173,71 @@ def _start(state, worker, lines):
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
     worker.process = subprocess.Popen(arguments, cwd=state.root, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True)
+                                      stderr=subprocess.STDOUT)
     if state.jobs > 1:
         print(f"  {worker.assignment}: {worker.command} worker {worker.number} (pid {worker.process.pid}): "
               f"{len(worker.students)} submissions", flush=True)
+    threading.Thread(target=_pump, args=(worker, lines), daemon=True).start()
 
-    def pump():
-        for line in worker.process.stdout:
-            lines.put((worker, line))
-        lines.put((worker, None))
 
-    threading.Thread(target=pump, daemon=True).start()
+def _pump(worker, lines):
+    """The worker's output, line by line, into ``lines``; then ``(worker, None)``. It stops once the worker has ended
+    and its pipe is quiet, even if a process that outlived it still holds the pipe open (no EOF would ever come)."""
+    fd = worker.process.stdout.fileno()
+    pending = b""
+    while True:
+        if select.select([fd], [], [], 0.5)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                lines.put((worker, line.decode(errors="replace") + "\n"))
+        elif worker.process.poll() is not None:
+            break
+    if pending:
+        lines.put((worker, pending.decode(errors="replace")))
+    worker.process.stdout.close()
+    lines.put((worker, None))
+
+
+def _children():
+    """The pids of this process's children, read from /proc."""
+    mine, found = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            ppid = int(text[text.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == mine:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def kill_orphans(keep=()):
+    """Kill and reap every child of this process but ``keep``: grading processes that outlived the nbgrader command that
+    started them (it was killed) are reparented here, since the round is their subreaper."""
+    for pid in _children():
+        if pid in keep:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def become_subreaper():
+    """Processes started under this one that lose their parent come to this one, not to init: the round can then
+    make sure that nothing a killed grading process started outlives the round."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
 def run_workers(state, plans):
@@ -230,6 +286,10 @@ def run_workers(state, plans):
             continue
         worker.process.wait()
         running.remove(worker)
+        if worker.death():
+            # What it started and left behind: killed (the round is their subreaper), and its kernels' folder removed.
+            kill_orphans(keep={w.process.pid for w in running})
+            shutil.rmtree(sandbox.grader_folder(worker.process.pid), ignore_errors=True)
         plan = plans[worker.assignment]
         if worker.command == "autograde":
             if worker.seen and not worker.death():
@@ -241,8 +301,10 @@ def run_workers(state, plans):
         elif worker.process.returncode != 0:
             death = worker.death() or f"failed with status {worker.process.returncode}"
             for student in worker.students:
+                state.no_feedback.append((worker.assignment, student))
                 state.report(student, worker.assignment, f"no feedback: generate_feedback (worker {worker.number}) "
                              f"{death}. Run the round again. Its output ends:\n{''.join(worker.log[-20:])}")
+    kill_orphans()
 
 
 def review_autograde(state, assignment, plan):
@@ -266,6 +328,17 @@ def review_autograde(state, assignment, plan):
                 state.report(student, assignment, f"NOT GRADED: the grading process (worker {worker.number}, pid "
                              f"{worker.process.pid}) {death} before finishing it. Run the round again: it grades "
                              "what is missing.")
+    failure = re.compile(r"grading infrastructure failure: ([^,]+), [^:]+: (.*)")
+    for line in log_lines:
+        match = failure.search(line)
+        if match and match.group(1) in plan.runnable and match.group(1) not in lost:
+            student = match.group(1)
+            lost.add(student)
+            state.ungraded.append((assignment, student))
+            shutil.rmtree(state.root / "autograded" / student / assignment, ignore_errors=True)
+            state.report(student, assignment, f"NOT GRADED: grading itself failed, not the student's code: "
+                         f"{match.group(2).strip()}. Fix the cause (see autograde-{assignment}.log) and run the round "
+                         "again.")
     for student in plan.runnable:
         if student not in plan.pending or student in lost:
             continue
@@ -273,8 +346,12 @@ def review_autograde(state, assignment, plan):
         if errors is None:
             state.report(student, assignment, "the kernel died while running the notebook (a crash, or os._exit in "
                          f"a cell): nothing was graded, so it scores 0. See autograde-{assignment}.log.")
-        for cell, ename in errors or []:
-            if ename == "KeyboardInterrupt":
+        for cell, ename, message in errors or []:
+            if any(limit in message for limit in ("No space left on device", "File too large")):
+                state.report(student, assignment, f"cell {cell} wrote past the sandbox's limits ({message}): each of "
+                             f"/tmp, /dev/shm and its own folder holds {sandbox.SCRATCH_BYTES // 2**20} MiB in memory, "
+                             f"and no file may pass {sandbox.FILE_BYTES // 2**20} MiB; the tests that need it score 0.")
+            elif ename == "KeyboardInterrupt":
                 state.report(student, assignment, f"cell {cell} was interrupted at the time limit (an endless loop?); "
                              "the tests that need it score 0.")
             elif ename in ("SystemExit", "MemoryError"):
@@ -343,6 +420,7 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
     if jobs < 1:
         raise SystemExit(f"--jobs must be at least 1 (got {jobs})")
     parallel.serialise_sqlite_gradebooks()
+    become_subreaper()
     state = Round(Path(root).resolve(), jobs=jobs)
     submitted = state.root / "submitted"
     available = sorted({p.name for p in submitted.glob("*/*") if p.is_dir()}) if submitted.exists() else []
@@ -385,6 +463,9 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
         print(f"| {student} | " + " | ".join(cells) + " |")
     print(f"\ngrades: {state.root / 'grades.csv'}; feedback: {state.root / 'feedback'}; "
           f"{len(state.problems)} problem(s) reported above.")
+    if state.no_feedback:
+        print(f"ROUND INCOMPLETE: {len(state.no_feedback)} feedback file(s) not written (a feedback process failed). "
+              "Run the round again: it writes them.", flush=True)
     if state.ungraded:
         print(f"ROUND INCOMPLETE: {len(state.ungraded)} submission(s) not graded (a grading process was killed). "
               "Run the round again: it grades only what is missing.", flush=True)
@@ -402,7 +483,7 @@ def main(argv=None):
     if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be at least 1 (got {args.jobs})")
     state = grading_round(args.root, args.assignments, args.jobs, args.force)
-    if state.ungraded:
+    if state.ungraded or state.no_feedback:
         raise SystemExit(1)
 
 

@@ -45,7 +45,7 @@ from traitlets import Float
 
 from softcap_course.grading import sandbox
 from softcap_course.grading.classroom import nbgrader_meta
-from softcap_course.grading.worker import Unverifiable, WorkerFailed, decode, encode
+from softcap_course.grading.worker import GradingInfrastructureError, Unverifiable, WorkerFailed, decode, encode
 from softcap_course.raised import raised_class
 
 # Environment variables a graded function may read (05: logit_softcap_from_env); the proxy sends their current values.
@@ -57,17 +57,22 @@ FUNCTION_ENVIRONMENT = ("LOGIT_SOFTCAP",)
 
 def answer_code(cells):
     """The code a worker runs, cell by cell: restored locked cells as they are; from the others, only imports,
-    definitions and assignments to plain names (a cell with a syntax error contributes nothing)."""
+    definitions and assignments to plain names (a cell with a syntax error contributes nothing).
+
+    Returns (parts, trusted): ``parts[:trusted]`` are the instructor's locked cells that come before any cell a student
+    could edit (the imports): if one of them fails in the sandbox, grading itself is broken, not the submission."""
     import ast
 
-    parts = []
+    parts, trusted, leading = [], 0, True
     for cell in cells:
         if cell.get("cell_type") != "code" or nbgrader_meta(cell).get("grade"):
             continue
         source = cell.get("source", "")
         if nbgrader_meta(cell).get("locked") and not nbgrader_meta(cell).get("solution"):
             parts.append(source)
+            trusted += leading
             continue
+        leading = False
         try:
             tree = ast.parse(source)
         except SyntaxError:
@@ -78,7 +83,7 @@ def answer_code(cells):
                     and all(isinstance(t, ast.Name) for t in (node.targets if isinstance(node, ast.Assign)
                                                               else [node.target])))]
         parts.append(ast.unparse(ast.Module(body=kept, type_ignores=[])))
-    return parts
+    return parts, trusted
 
 
 # ------------------------------------------------------------------------------------------------ the grader's side
@@ -87,18 +92,43 @@ def answer_code(cells):
 class Worker:
     """A sandboxed worker process holding one submission's answer code."""
 
-    def __init__(self, source, timeout=60.0, sandboxed=True):
+    def __init__(self, source, timeout=60.0, sandboxed=True, trusted=0):
         argv = [sys.executable, "-m", "softcap_course.grading.worker"]
         command = sandbox.command(argv, cwd="/tmp") if sandboxed else argv
-        env = None if sandboxed else {k: v for k, v in os.environ.items() if k != "NBGRADER_DB_URL"}
         self.timeout = timeout
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, env=env)
         # Starting takes the imports, plus at most the time limit for each cell that runs into it.
-        ready = self.ask({"source": source, "timeout": timeout}, timeout=60.0 + timeout * len(source))
+        ready = self.start(command, sandboxed, {"source": source, "timeout": timeout, "trusted": list(range(trusted))},
+                           60.0 + timeout * len(source))
         if not ready.get("ready"):
             raise WorkerFailed(f"the answer code did not run: {ready.get('error')}")
         self.names = {str(k): v for k, v in dict(ready.get("names", {})).items()}
+
+    def start(self, command, sandboxed, first_request, timeout):
+        """Start the process, wait for its hello (sent once its own imports worked: until then, a failure is the
+        grader's, with the process's own error), send the first request and return its answer."""
+        env = None if sandboxed else {k: v for k, v in os.environ.items() if k != "NBGRADER_DB_URL"}
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=env,
+                                        preexec_fn=sandbox.limit_files if sandboxed else None)
+        try:
+            hello = self.read(60.0)
+        except WorkerFailed as error:
+            self.close()
+            raise GradingInfrastructureError(f"a grading process could not start ({error}); its error output: "
+                                             f"{self.process.stderr.read()[-1500:].strip() or '(none)'}") from None
+        finally:
+            if self.process.poll() is None:
+                self.process.stderr.close()
+        if sandboxed and hello.get("package") != str(sandbox.PACKAGE):
+            self.close()
+            raise GradingInfrastructureError(f"a grading process imported the helper package from "
+                                             f"{hello.get('package')}, the grader from {sandbox.PACKAGE}")
+        ready = self.ask(first_request, timeout=timeout)
+        if ready.get("trusted_errors"):
+            self.close()
+            raise GradingInfrastructureError("the notebook's own import cell failed in the grading sandbox: "
+                                             + "; ".join(ready["trusted_errors"]))
+        return ready
 
     def ask(self, request, timeout=None):
         if self.process.poll() is not None:
@@ -108,7 +138,9 @@ class Worker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise WorkerFailed("the worker stopped reading") from None
-        timeout = timeout or self.timeout
+        return self.read(timeout or self.timeout)
+
+    def read(self, timeout):
         deadline = time.monotonic() + timeout
         line = ""
         while not line.endswith("\n"):
@@ -138,15 +170,43 @@ def _raise_like(reply):
 
 
 class _Measure:
-    """While on, proxied calls with gradients are measured in the worker (for ``peak_tensor_bytes``)."""
+    """While on (inside ``peak_tensor_bytes``), a proxied call with gradients is not evaluated but measured: its
+    forward and backward run in a process of their own, whose peak resident memory the operating system reports
+    (``softcap_course.grading.measure``)."""
 
     active = False
     peak = 0
-    largest = 0
+    start = None  # (trusted parts, student parts, timeout, sandboxed) of the submission being verified
+
+
+def _measured_call(name, args, kwargs):
+    """The call measured in a fresh process: returns a stand-in for its result (a leaf of the same shape and dtype,
+    so that the test's ``.backward()`` works); its peak goes to ``_Measure.peak``."""
+    import torch
+
+    from softcap_course.memory import kernels_are_skipped
+
+    from softcap_course.grading import measure
+
+    trusted, student, timeout, sandboxed = _Measure.start
+    probe = measure.probe_for(trusted, timeout=timeout, sandboxed=sandboxed)
+    views = _Views()
+    try:
+        reply = probe.measure({"measure": name, "student": student, **views.request(args, kwargs),
+                               "skip_kernels": kernels_are_skipped()})
+    except WorkerFailed:
+        measure.forget(probe)
+        raise
+    if "raised" in reply:
+        _raise_like(reply)
+    _Measure.peak = max(_Measure.peak, int(reply["peak"]))
+    return torch.zeros(reply["shape"], dtype=getattr(torch, reply["dtype"]), requires_grad=True)
 
 
 def _proxy(worker, name):
     def call(*args, **kwargs):
+        if _Measure.active and any(getattr(a, "requires_grad", False) for a in list(args) + list(kwargs.values())):
+            return _measured_call(name, args, kwargs)
         views = _Views()
         request = {"call": name, **views.request(args, kwargs),
                    "env": {key: os.environ.get(key) for key in FUNCTION_ENVIRONMENT}}
@@ -253,12 +313,9 @@ class _KernelProxy:
 
 def _backward(worker, request, incoming):
     """The gradients of the student's function for the leaves, given the gradient flowing into its result."""
-    reply = worker.ask({**request, "grad_output": encode(incoming), "measure": _Measure.active})
+    reply = worker.ask({**request, "grad_output": encode(incoming)})
     if "raised" in reply:
         _raise_like(reply)
-    if "peak" in reply:
-        _Measure.peak = max(_Measure.peak, int(reply["peak"]))
-        _Measure.largest = max(_Measure.largest, int(reply["largest"]))
     return [None if g is None else decode(g) for g in reply["grads"]]
 
 
@@ -299,13 +356,15 @@ def _differentiable(value, leaves, backward, custom):
 
 
 def _fake_peak_tensor_bytes(function, *args, **kwargs):
-    """``peak_tensor_bytes`` for the grader's run: the peak the worker measured around the student's code."""
-    _Measure.active, _Measure.peak, _Measure.largest = True, 0, 0
+    """``peak_tensor_bytes`` for the grader's run: ``function`` runs here, and each call of a student's function with
+    gradients in it is measured by the operating system in a process of its own. Returns (the function's result,
+    the largest peak measured, None): the largest single tensor is not known from outside."""
+    _Measure.active, _Measure.peak = True, 0
     try:
         result = function(*args, **kwargs)
     finally:
         _Measure.active = False
-    return result, _Measure.peak, _Measure.largest
+    return result, _Measure.peak, None
 
 
 @contextlib.contextmanager
@@ -373,7 +432,8 @@ def verify(cells, timeout=60.0, sandboxed=True):
     """Run the notebook's test cells (visible part, then hidden part) in this process against a worker holding the
     answer code. Returns grade_id -> Verdict."""
     tests = [c for c in cells if c.get("cell_type") == "code" and nbgrader_meta(c).get("grade")]
-    source = answer_code(cells)
+    source, trusted = answer_code(cells)
+    _Measure.start = (source[:trusted], source[trusted:], timeout, sandboxed)
     namespace = {"__name__": "__verification__", "print": lambda *args, **kwargs: None}
     for cell in cells:  # the restored locked cells (imports), run here too: the tests rely on their names
         meta = nbgrader_meta(cell)
@@ -384,7 +444,7 @@ def verify(cells, timeout=60.0, sandboxed=True):
                 except Exception:  # noqa: BLE001 (the display call of an explorer cell, say)
                     pass
     try:
-        worker = Worker(source, timeout=timeout, sandboxed=sandboxed)
+        worker = Worker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
         _bind_answers(worker, namespace)
     except (WorkerFailed, Unverifiable) as error:
         return {nbgrader_meta(c)["grade_id"]: Verdict("visible", f"your answer code did not run outside the notebook: "
@@ -402,11 +462,13 @@ def verify(cells, timeout=60.0, sandboxed=True):
                     results[grade_id] = Verdict(part, f"the function did not answer: {error}")
                     worker.close()
                     try:  # a fresh worker for the next cells
-                        worker = Worker(source, timeout=timeout, sandboxed=sandboxed)
+                        worker = Worker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
                         _bind_answers(worker, namespace)
                     except (WorkerFailed, Unverifiable):
                         pass
                     break
+                except GradingInfrastructureError:
+                    raise
                 except Exception as error:  # noqa: BLE001 (a failing test: AssertionError, or the function's error)
                     results[grade_id] = Verdict(part, f"{type(error).__name__}: {error}")
                     break
@@ -433,9 +495,20 @@ def _passed_in_kernel(cell):
 
 
 def _fail(cell, ename, text):
+    """Make the verified failure decide the cell's score: nbgrader scores a cell by its first error, stderr or value,
+    so the error goes first."""
     from nbformat.v4 import new_output
 
-    cell.outputs.append(new_output("error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"]))
+    cell.outputs.insert(0, new_output("error", ename=ename, evalue=text, traceback=[f"{ename}: {text}"]))
+
+
+def _values_never_score(cell):
+    """A test cell's value (an ``execute_result``) is shown, but never scored: nbgrader would give partial or full
+    credit from it before looking at anything else."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "execute_result":
+            output["output_type"] = "display_data"
+            output.pop("execution_count", None)
 
 
 class StartVerification(NbGraderPreprocessor):
@@ -474,9 +547,11 @@ class StartVerification(NbGraderPreprocessor):
 
 
 class VerifyOutsideKernel(NbGraderPreprocessor):
-    """After nbgrader's Execute: put the hidden tests back in the test cells, wait for the verification, and fail in
-    the notebook every cell that passed in the kernel but not outside it (nbgrader then scores it 0). A failure in a
-    visible part, which the kernel passed, is reported as suspected tampering."""
+    """After nbgrader's Execute: put the hidden tests back in the test cells, wait for the verification, and make its
+    result decide every test cell's score: a cell it failed scores 0 whatever the kernel printed or returned (its
+    error goes first in the cell's outputs). A visible part that the kernel passed and the verification failed is
+    reported as suspected tampering. When grading itself failed (a worker that could not start, a bug), the submission
+    is left ungraded with the cause, never scored from the kernel alone."""
 
     def preprocess(self, nb, resources):
         thread, outcome, sources = resources.pop("softcap_verification")
@@ -488,14 +563,21 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         info = resources.get("nbgrader", {})
         student = info.get("student", "?")
         if "crash" in outcome:
-            self.log.error("verification crashed for %s; in-notebook scores kept:\n%s", student, outcome["crash"])
-            return nb, resources
+            self.log.error("grading infrastructure failure: %s, %s: %s", student, info.get("notebook", "?"),
+                           outcome["crash"].strip().splitlines()[-1])
+            raise GradingInfrastructureError(f"the verification of {student} failed (not the student's fault; the "
+                                             f"submission is left ungraded):\n{outcome['crash']}")
         results = outcome["results"]
         for cell in nb.cells:
             meta = nbgrader_meta(cell)
-            verdict = results.get(meta.get("grade_id")) if meta.get("grade") else None
-            if verdict is None or verdict.passed or not _passed_in_kernel(cell):
+            if not meta.get("grade") or cell.get("cell_type") != "code":
                 continue
+            _values_never_score(cell)
+            verdict = results.get(meta.get("grade_id"))
+            if verdict is None or verdict.passed:
+                continue
+            if not _passed_in_kernel(cell):
+                continue  # an error or stderr already scores it 0 (its values never score)
             if verdict.part == "hidden":
                 _fail(cell, "HiddenTestFailed", f"a hidden test of this cell failed: {verdict.message}")
             else:

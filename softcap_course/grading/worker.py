@@ -23,6 +23,12 @@ class WorkerFailed(Exception):
     """The worker died, timed out or answered nonsense."""
 
 
+class GradingInfrastructureError(Exception):
+    """Grading itself failed (a worker that cannot start or import its package, the notebook's own import cell failing
+    in the sandbox, a bug in the verification): the grader's fault, never the student's. The submission is left
+    ungraded, and the round says why."""
+
+
 # ------------------------------------------------------------------------------------------------ data across the pipe
 
 
@@ -143,56 +149,74 @@ def _custom_nodes(tensor):
     return False
 
 
-def main():
-    """Run inside the sandbox: execute the answer code, then answer calls until stdin closes."""
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    requests = sys.stdin
+def _run_cells(parts, timeout, namespace, trusted=()):
+    """Run the answer code cell by cell, as the notebook runs them: a cell that raises stops there, and the next cell
+    still runs. A cell may run as long as in the kernel: an endless loop is stopped by an alarm, as nbgrader interrupts
+    it. Returns the errors of the ``trusted`` cells (the instructor's, run before any cell of the student's)."""
+    import signal
+
+    def stop(signum, frame):
+        raise TimeoutError("the cell ran past the time limit")
+
+    signal.signal(signal.SIGALRM, stop)
+    errors = []
+    for index, code in enumerate(parts):
+        try:
+            signal.setitimer(signal.ITIMER_REAL, float(timeout))
+            filename = f"<answer cell {index}>"
+            # Triton reads a kernel's source (inspect.getsourcelines), as it does from a notebook's cell.
+            linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+            exec(compile(code, filename, "exec"), namespace)
+        except BaseException as error:  # noqa: BLE001 (SystemExit too: the kernel met the same error in the same cell)
+            if index in trusted:
+                errors.append(f"{type(error).__name__}: {error}")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    return errors
+
+
+def _hello(protocol):
+    """The first line, written once the worker's own imports worked: the grader tells a worker that could not start
+    (its fault, not the student's) from one that student code stopped."""
+    import softcap_course
+
+    protocol.write(json.dumps({"hello": True, "package": os.path.dirname(os.path.abspath(softcap_course.__file__))})
+                   + "\n")
+
+
+def _silence():
+    """What the student's code prints goes nowhere, never into the protocol."""
     quiet = open(os.devnull, "w")
-    os.dup2(quiet.fileno(), 1)  # what the student's code prints goes nowhere, never into the protocol
+    os.dup2(quiet.fileno(), 1)
     os.dup2(quiet.fileno(), 2)
     sys.stdout = sys.stderr = quiet
     import warnings
 
     warnings.simplefilter("ignore")
     np.seterr(all="ignore")
+
+
+def main():
+    """Run inside the sandbox: execute the answer code, then answer calls until stdin closes."""
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    requests = sys.stdin
+    _hello(protocol)
+    _silence()
     namespace = {"__name__": "__main__", "display": lambda *a, **k: None}
     given = set(namespace)
     start = json.loads(requests.readline())
     try:
-        # Cell by cell, as the notebook runs them: a cell that raises stops there, and the next cell still runs.
-        # A cell may run as long as in the kernel: an endless loop is stopped by an alarm, as nbgrader interrupts it.
-        import signal
-
-        def stop(signum, frame):
-            raise TimeoutError("the cell ran past the time limit")
-
-        signal.signal(signal.SIGALRM, stop)
-        measure = None  # the tensor-memory tracker, for chapter 6's memory test (where the code uses torch)
-        for index, code in enumerate(start["source"]):
-            try:
-                signal.setitimer(signal.ITIMER_REAL, float(start.get("timeout", 60.0)))
-                filename = f"<answer cell {index}>"
-                # Triton reads a kernel's source (inspect.getsourcelines), as it does from a notebook's cell.
-                linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-                exec(compile(code, filename, "exec"), namespace)
-            except BaseException:  # noqa: BLE001 (SystemExit too: the kernel met the same error in the same cell)
-                pass
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            if measure is None and "torch" in sys.modules:
-                # Bound as soon as torch is there: right after the restored imports cell in chapter 6, before any
-                # cell of the student's, so that rebinding the module's name later changes nothing here.
-                from softcap_course.memory import peak_tensor_bytes as measure
+        trusted_errors = _run_cells(start["source"], start.get("timeout", 60.0), namespace, set(start.get("trusted", ())))
         names = {name: _kind(value) for name, value in namespace.items()
                  if name not in given and not name.startswith("__") and type(value).__name__ != "module"}
-        protocol.write(json.dumps({"ready": True, "names": names}) + "\n")
+        protocol.write(json.dumps({"ready": True, "names": names, "trusted_errors": trusted_errors}) + "\n")
     except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
         protocol.write(json.dumps({"ready": False, "error": f"{type(error).__name__}: {error}"}) + "\n")
         return
     for line in requests:
         request = json.loads(line)
         try:
-            reply = _serve(namespace, request, measure)
+            reply = _serve(namespace, request)
         except BaseException as error:  # noqa: BLE001
             reply = raised_reply(error)
         protocol.write(json.dumps(reply) + "\n")
@@ -243,7 +267,7 @@ def _launch(namespace, request):
     return {"written": _written(storages, sent)}
 
 
-def _serve(namespace, request, measure):
+def _serve(namespace, request):
     if "get" in request:
         return {"value": encode(namespace[request["get"]])}
     if "launch" in request:
@@ -275,11 +299,7 @@ def _serve(namespace, request, measure):
             result.backward(incoming.to(dtype=result.dtype, device=result.device))
             return result
 
-        if request.get("measure") and measure is not None:
-            result, peak, largest = measure(forward_backward)
-            reply["peak"], reply["largest"] = peak, largest
-        else:
-            result = forward_backward()
+        result = forward_backward()
         reply["grads"] = [None if leaf.grad is None else encode(leaf.grad) for leaf in leaves]
         reply["value"] = encode(result.detach())
     elif leaves:

@@ -1,0 +1,259 @@
+"""The parts that protect the grades, one at a time: the verified result decides a test cell's score, student output
+is made inert, the sandbox bounds what a process may write and see, the memory measurement's process cannot start
+another one, and the sandbox check imports what grading imports, from the grader's own package.
+
+The whole rounds (hostile submissions graded beside honest ones) are in test_hostile_submissions.py.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbgrader.utils import determine_grade
+
+import grading
+from softcap_course.grading import sandbox
+from softcap_course.grading.sanitise import sanitise_notebook
+from softcap_course.grading.verification import Verdict, VerifyOutsideKernel
+
+# ------------------------------------------------------------------------------ the verified result decides
+
+
+def _graded_cell(outputs):
+    cell = new_code_cell("check_ranks(...)", outputs=outputs)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_x", "points": 2, "locked": True, "solution": False,
+                                 "schema_version": 3}
+    return cell
+
+
+def _verify(cell, verdict):
+    """Run VerifyOutsideKernel on a notebook of one test cell, as if the verification had given ``verdict``."""
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    notebook = new_notebook(cells=[cell])
+    resources = {"softcap_verification": (thread, {"results": {"test_x": verdict}, "seconds": 0.0},
+                                          {"test_x": cell.source}),
+                 "nbgrader": {"student": "someone", "notebook": "x"}}
+    VerifyOutsideKernel().preprocess(notebook, resources)
+    return notebook.cells[0]
+
+
+VALUE = new_output("execute_result", data={"text/plain": "[RankResult(rank=0, ...)]"}, execution_count=3)
+HALF = new_output("execute_result", data={"text/plain": "0.5"}, execution_count=3)
+
+
+@pytest.mark.parametrize("value", [VALUE, HALF], ids=["a value", "a number"])
+def test_a_cell_whose_value_came_first_scores_zero_when_its_verification_fails(value):
+    cell = _verify(_graded_cell([nbformat.from_dict(value)]), Verdict("visible", "AssertionError: wrong"))
+    assert determine_grade(cell) == (0, 2.0)
+    assert cell.outputs[0]["output_type"] == "error" and "VerificationFailed" in cell.outputs[0]["ename"]
+
+
+@pytest.mark.parametrize("value", [VALUE, HALF], ids=["a value", "a number"])
+def test_a_value_never_scores_a_cell_that_passed(value):
+    """nbgrader would give a cell ending with 0.5 half its points, and one ending with a list its points with a warning:
+    the value is shown, and the verified result alone decides."""
+    cell = _verify(_graded_cell([nbformat.from_dict(value)]), Verdict())
+    assert determine_grade(cell) == (2.0, 2.0)
+    assert [o["output_type"] for o in cell.outputs] == ["display_data"]
+
+
+def test_a_hidden_failure_scores_zero_and_a_kernel_failure_stays_zero():
+    cell = _verify(_graded_cell([new_output("stream", name="stdout", text="fine\n")]), Verdict("hidden", "wrong"))
+    assert determine_grade(cell) == (0, 2.0) and cell.outputs[0]["ename"] == "HiddenTestFailed"
+    failed = new_output("error", ename="AssertionError", evalue="expected 1", traceback=["AssertionError"])
+    cell = _verify(_graded_cell([failed]), Verdict("visible", "expected 1"))
+    assert determine_grade(cell) == (0, 2.0) and len(cell.outputs) == 1  # its own failure, not an accusation
+
+
+def test_a_crashed_verification_leaves_the_submission_ungraded():
+    from softcap_course.grading.worker import GradingInfrastructureError
+
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    cell = _graded_cell([])
+    notebook = new_notebook(cells=[cell])
+    resources = {"softcap_verification": (thread, {"crash": "Traceback ...\nRuntimeError: a bug", "seconds": 0.0},
+                                          {"test_x": cell.source}),
+                 "nbgrader": {"student": "someone", "notebook": "x"}}
+    with pytest.raises(GradingInfrastructureError, match="not the student's fault"):
+        VerifyOutsideKernel().preprocess(notebook, resources)
+
+
+# ------------------------------------------------------------------------------ student output is inert
+
+HOSTILE_HTML = ('<b>bold stays</b><script>document.title="pwned"</script><img src="x" onerror="alert(1)">'
+                '<a href="javascript:alert(2)">link</a><iframe src="http://example.org"></iframe>')
+
+
+def live_parts(html):
+    """What in ``html`` a browser would run or fetch: scripts, frames, SVG, event handlers, javascript: links."""
+    from bs4 import BeautifulSoup
+
+    found = []
+    for element in BeautifulSoup(html, "html.parser").find_all(True):
+        if element.name in ("script", "iframe", "object", "embed", "svg", "frame", "link", "meta", "img", "style"):
+            found.append(element.name)
+        for name, value in element.attrs.items():
+            if name.lower().startswith("on") or "javascript:" in str(value).lower() or name.lower() in ("src", "srcset"):
+                found.append(f"{element.name}[{name}]")
+    return found
+
+
+def test_the_sanitiser_leaves_no_script_handler_frame_or_fetch():
+    output = new_output("display_data", data={
+        "text/html": HOSTILE_HTML, "application/javascript": "document.title='pwned'",
+        "image/svg+xml": "<svg><script>alert(1)</script></svg>", "text/plain": "<IPython.core.display.HTML object>",
+        "text/latex": "$x$<img src=x onerror=alert(3)>"},
+        metadata={"image/png": {"width": 10, "onload": "x"}, "filenames": {"image/png": "http://example.org/x.png"}})
+    answer = new_markdown_cell("My answer <script>alert(4)</script> <img src=y onerror=alert(5)>")
+    answer.metadata["nbgrader"] = {"solution": True, "grade": True, "grade_id": "answer", "points": 1, "locked": False}
+    instructions = new_markdown_cell("<b>the instructor's own markup</b>")
+    instructions.metadata["nbgrader"] = {"locked": True, "grade_id": "intro", "solution": False, "grade": False}
+    notebook = new_notebook(cells=[instructions, answer, new_code_cell("x", outputs=[output])],
+                            metadata={"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}}})
+    sanitise_notebook(notebook)
+    data = notebook.cells[2].outputs[0]["data"]
+    assert set(data) == {"text/html", "text/latex", "text/plain"}
+    assert "<b>bold stays</b>" in data["text/html"]
+    for html in (data["text/html"], data["text/latex"], notebook.cells[1].source):
+        assert not live_parts(html), (html, live_parts(html))
+    assert "application/javascript, image/svg+xml was removed by the grader" in data["text/plain"]
+    assert notebook.cells[2].outputs[0]["metadata"] == {"image/png": {"width": 10}}
+    assert "widgets" not in notebook.metadata
+    assert notebook.cells[0].source == "<b>the instructor's own markup</b>"
+    assert "&lt;script&gt;alert(4)" in notebook.cells[1].source  # the instructor still reads what was written
+
+
+# ------------------------------------------------------------------------------ the sandbox
+
+PROBE = textwrap.dedent("""
+    import ctypes, json, os, socket, sys
+    seen = [p for p in sys.argv[2:] if os.path.exists(p)]
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=2)
+        network = "open"
+    except OSError as error:
+        network = type(error).__name__
+    def write(path, size=2**20):
+        try:
+            with open(path, "wb") as f:
+                for _ in range(size // 2**20):
+                    f.write(b"x" * 2**20)
+            return "written"
+        except OSError as error:
+            return error.strerror
+    libc = ctypes.CDLL(None, use_errno=True)
+    print(json.dumps({
+        "seen": seen, "network": network, "pid": os.getpid(),
+        "capabilities": open("/proc/self/status").read().split("CapEff:")[1].split()[0],
+        "own_folder": write(sys.argv[1] + "/written"),
+        "outside": write(sys.argv[1] + "-escaped"),
+        "root": write("/anything"), "dev": write("/dev/anything"),
+        "clear_refs": write("/proc/self/clear_refs", 0) if os.path.exists("/proc/self/clear_refs") else "absent",
+        "big_tmp": write("/tmp/big", 300 * 2**20), "big_shm": write("/dev/shm/big", 300 * 2**20),
+        "user_namespace": libc.unshare(0x10000000) == 0,
+    }))
+""")
+
+
+def test_the_sandbox_hides_the_course_and_bounds_what_it_may_write(tmp_path):
+    """What a sandboxed process sees and may do: its own folder (as a size-limited copy), a read-only Python, nothing
+    of the course, no home, no network, no capability, no new user namespace, a read-only /proc, bounded /tmp."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "given.txt").write_text("the submission's file")
+    hidden = [str(grading.REPO / d) for d in ("solutions", "notebooks", "tests", "gradebook.db")]
+    hidden += [os.path.expanduser("~/.bashrc"), str(grading.REPO.parent / "shared"), str(tmp_path / "elsewhere")]
+    (tmp_path / "elsewhere").mkdir()
+    result = subprocess.run(sandbox.command([sys.executable, "-c", PROBE, own, *hidden], scratch=own, cwd=own),
+                            capture_output=True, text=True, timeout=60, preexec_fn=sandbox.limit_files)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    seen = json.loads(result.stdout)
+    assert seen["seen"] == [], f"the sandbox shows {seen['seen']}"
+    assert seen["network"] != "open", "the sandbox reached the network"
+    assert seen["pid"] < 10, f"the sandbox has its own process namespace (pid {seen['pid']})"
+    assert int(seen["capabilities"], 16) == 0, "no capability inside"
+    assert not seen["user_namespace"], "no new user namespace inside"
+    assert seen["own_folder"] == "written" and not (own / "written").exists(), "its writes never reach the disk"
+    assert not (tmp_path / "own-escaped").exists(), "a write beside its folder reached the disk"
+    assert seen["root"] == seen["dev"] == "Read-only file system"
+    assert seen["clear_refs"] == "Read-only file system", "no process may reset its peak memory"
+    bounded = ("No space left on device", "File too large")
+    assert seen["big_tmp"] in bounded and seen["big_shm"] in bounded, (seen["big_tmp"], seen["big_shm"])
+
+
+def test_the_sandbox_limits_the_size_of_a_file():
+    script = f"with open('/tmp/f', 'wb') as f: f.write(b'x' * ({sandbox.FILE_BYTES} + 1))"
+    result = subprocess.run(sandbox.command([sys.executable, "-c", script], cwd="/tmp", scratch_bytes=2 * sandbox.FILE_BYTES),
+                            capture_output=True, text=True, timeout=60, preexec_fn=sandbox.limit_files)
+    assert result.returncode != 0 and "File too large" in result.stderr, result.stderr[-500:]
+
+
+def test_the_check_imports_what_grading_imports_from_the_graders_own_package(tmp_path):
+    """A shared environment whose helper package points at another checkout: the sandbox imports the package the
+    grader imports (it is put first on the sandbox's path), so the check passes and says nothing false."""
+    other = tmp_path / "another-checkout"
+    shutil.copytree(grading.REPO / "softcap_course", other / "softcap_course",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("from softcap_course.grading import sandbox; import softcap_course; "
+              "print(softcap_course.__file__); print(sandbox.problem())")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180,
+                            env=dict(os.environ, PYTHONPATH=str(other)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    package, problem = result.stdout.strip().splitlines()[-2:]
+    assert package.startswith(str(other)) and problem == "None", result.stdout
+
+
+def test_the_check_reports_a_sandbox_that_cannot_run_python(monkeypatch):
+    real = sandbox.command
+    monkeypatch.setattr(sandbox, "command", lambda argv, **kw: real(argv, **{**kw, "environment": {"PYTHONHOME": "/nowhere"}}))
+    sandbox.problem.cache_clear()
+    try:
+        reason = sandbox.problem()
+    finally:
+        sandbox.problem.cache_clear()
+    assert reason and "cannot run what grading runs" in reason and "encodings" in reason, reason
+
+
+# ------------------------------------------------------------------------------ the memory measurement's lock
+
+FORKS = """
+import os, sys, threading
+from softcap_course.grading.measure import threads_only
+threads_only()
+results = []
+thread = threading.Thread(target=lambda: results.append("thread ran"))
+thread.start(); thread.join()
+for name, attempt in [("fork", os.fork), ("memfd", lambda: os.memfd_create("x"))]:
+    try:
+        pid = attempt()
+        if pid == 0:
+            os._exit(0)
+        results.append(f"{name} worked")
+    except OSError as error:
+        results.append(f"{name}: {error.strerror}")
+import subprocess
+try:
+    subprocess.run(["true"])
+    results.append("subprocess worked")
+except OSError as error:
+    results.append(f"subprocess: {error.strerror}")
+print(results)
+"""
+
+
+def test_the_measured_process_can_make_threads_but_no_process():
+    result = subprocess.run([sys.executable, "-c", FORKS], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("['thread ran', 'fork: Operation not permitted', 'memfd: Operation not permitted', "
+                                     "'subprocess: Operation not permitted']"), result.stdout
