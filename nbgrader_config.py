@@ -104,10 +104,15 @@ if "autograde" in sys.argv[1:2]:
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
-from softcap_course.grading.feedback import ShortTestTracebacks  # noqa: E402
+from softcap_course.grading.feedback import MathAsMathML, ShortTestTracebacks, offline_feedback_pages  # noqa: E402
 from softcap_course.grading.sanitise import SanitiseOutputs  # noqa: E402
 
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTestTracebacks, SanitiseOutputs,
+# The feedback page is inert (SanitiseOutputs) and self-contained: its math is MathML, which the browser draws, and no
+# script is loaded from another site (offline_feedback_pages).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTestTracebacks, SanitiseOutputs, MathAsMathML,
                                     CSSHTMLHeaderPreprocessor]
-# And nbconvert's own sanitising of HTML, in the feedback and in the formgrader's view of a submission.
-c.HTMLExporter.sanitize_html = True
+c.GenerateFeedback.post_convert_hook = offline_feedback_pages
+# nbconvert's own sanitising of HTML as a second wall in the formgrader's view of a submission (not in the feedback,
+# whose MathML it would strip; what a student wrote is cleaned there already).
+if sys.argv[1:2] != ["generate_feedback"]:
+    c.HTMLExporter.sanitize_html = True

@@ -80,7 +80,8 @@ def test_a_crashed_verification_leaves_the_submission_ungraded():
     thread.start()
     cell = _graded_cell([])
     notebook = new_notebook(cells=[cell])
-    resources = {"softcap_verification": (thread, {"crash": "Traceback ...\nRuntimeError: a bug", "seconds": 0.0},
+    resources = {"softcap_verification": (thread, {"crash": "Traceback ...\nRuntimeError: a bug", "cause": "a bug",
+                                                              "seconds": 0.0},
                                           {"test_x": cell.source}),
                  "nbgrader": {"student": "someone", "notebook": "x"}}
     with pytest.raises(GradingInfrastructureError, match="not the student's fault"):

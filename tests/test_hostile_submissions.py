@@ -487,19 +487,28 @@ def _round(root, *arguments):
                           env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_a_grader_whose_sandbox_cannot_start_stops_with_the_cause(tmp_path):
-    """A broken grading environment is the grader's fault: no zero, no accusation, the round stops and says why."""
+@pytest.mark.parametrize("where", ["before_the_check", "after_the_check"])
+def test_a_grader_whose_sandbox_cannot_start_leaves_everyone_ungraded_with_the_cause(where, tmp_path):
+    """A broken grading environment is the grader's fault: no zero, no accusation, every submission is left ungraded
+    with Python's own error, and the round exits 1. Broken before nbgrader's sandbox check, autograde refuses to start;
+    broken only for the verification worker, each submission is left ungraded by it."""
     root = grading.make_course(tmp_path, [ASSIGNMENT])
     grading.enrol(root, ["honest"])
     classroom_write(root, {"honest": grading.submission(ASSIGNMENT, grading.solution_sources(ASSIGNMENT))})
-    with open(root / "nbgrader_config.py", "a") as config:
-        config.write(WORKER_CANNOT_START)
+    config = (root / "nbgrader_config.py").read_text()
+    marker = "# Every kernel that autograding starts runs in a bubblewrap sandbox"
+    assert marker in config
+    config = (config.replace(marker, WORKER_CANNOT_START + marker) if where == "before_the_check"
+              else config + WORKER_CANNOT_START)
+    (root / "nbgrader_config.py").write_text(config)
     result = _round(root, ASSIGNMENT)
     text = result.stdout + result.stderr
-    assert result.returncode != 0, text[-3000:]
-    assert "the grading sandbox cannot start" in text and "encodings" in text, text[-3000:]
-    assert "tampering" not in text
-    assert not (root / "autograded" / "honest").exists()
+    assert result.returncode == 1, text[-3000:]
+    expected = "grading could not start: nbgrader autograde refused" if where == "before_the_check" else \
+        "grading itself failed, not the student's code: a grading process could not start"
+    assert re.search(rf"! honest: NOT GRADED: {expected}.*(encodings|Fatal Python error)", text), text[-3000:]
+    assert "tampering" not in text and "kernel died" not in text, text[-3000:]
+    assert not (root / "autograded" / "honest" / ASSIGNMENT).exists()
 
 
 def test_an_import_cell_that_fails_only_outside_the_notebook_leaves_the_submission_ungraded(tmp_path):
@@ -549,7 +558,8 @@ def chunked_linear_softcap_cross_entropy(hidden, weight, targets, cap, chunk_siz
                 refs.write("5")
         except OSError:
             pass
-        return _inner(hidden, weight, targets, cap, chunk_size=1 << 30, ignore_index=ignore_index)
+        return _inner(hidden, weight, targets, cap, chunk_size=1 << 30 if chunk_size >= 1 else chunk_size,
+                      ignore_index=ignore_index)
 '''
 
 

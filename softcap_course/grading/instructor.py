@@ -328,6 +328,15 @@ def review_autograde(state, assignment, plan):
                 state.report(student, assignment, f"NOT GRADED: the grading process (worker {worker.number}, pid "
                              f"{worker.process.pid}) {death} before finishing it. Run the round again: it grades "
                              "what is missing.")
+    for worker in plan.workers:
+        refusal = next((line.strip() for line in worker.log if "nbgrader autograde refused:" in line), None)
+        if refusal is None or worker.death():
+            continue
+        for student in worker.students:
+            if student not in lost and not autograded(state.root, assignment, student):
+                lost.add(student)
+                state.ungraded.append((assignment, student))
+                state.report(student, assignment, f"NOT GRADED: grading could not start: {refusal}")
     failure = re.compile(r"grading infrastructure failure: ([^,]+), [^:]+: (.*)")
     for line in log_lines:
         match = failure.search(line)
@@ -467,8 +476,8 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
         print(f"ROUND INCOMPLETE: {len(state.no_feedback)} feedback file(s) not written (a feedback process failed). "
               "Run the round again: it writes them.", flush=True)
     if state.ungraded:
-        print(f"ROUND INCOMPLETE: {len(state.ungraded)} submission(s) not graded (a grading process was killed). "
-              "Run the round again: it grades only what is missing.", flush=True)
+        print(f"ROUND INCOMPLETE: {len(state.ungraded)} submission(s) not graded (see the lines marked NOT GRADED "
+              "above). Run the round again once their cause is gone: it grades only what is missing.", flush=True)
     return state
 
 

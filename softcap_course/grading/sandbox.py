@@ -157,8 +157,7 @@ def problem():
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"bubblewrap did not start: {error}"
     if result.returncode != 0:
-        return (f"the sandbox cannot run what grading runs (exit {result.returncode}): "
-                f"{result.stderr.strip()[-600:]}")
+        return f"the sandbox cannot run what grading runs (exit {result.returncode}): {condensed(result.stderr)}"
     seen = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "?"
     if seen != str(PACKAGE):
         return f"the sandbox imports the helper package from {seen}, the grader from {PACKAGE}"
@@ -171,6 +170,15 @@ def grader_folder(pid):
     folder = Path(tempfile.gettempdir()) / f"softcap-grading-{pid}"
     (folder / "sockets").mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def condensed(error_output, keep=4):
+    """A process's error output on one line: a fatal error's first line (Python says what went wrong there) and the
+    last lines (a traceback's exception)."""
+    lines = [line.strip() for line in error_output.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith("Fatal Python error")][:1]
+    tail = [line for line in lines[-keep:] if line not in fatal]
+    return " | ".join(fatal + tail)[:800] or "(no error output)"
 
 
 def kernel_spec_dir(folder):

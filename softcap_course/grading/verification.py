@@ -115,7 +115,7 @@ class Worker:
         except WorkerFailed as error:
             self.close()
             raise GradingInfrastructureError(f"a grading process could not start ({error}); its error output: "
-                                             f"{self.process.stderr.read()[-1500:].strip() or '(none)'}") from None
+                                             f"{sandbox.condensed(self.process.stderr.read())}") from None
         finally:
             if self.process.poll() is None:
                 self.process.stderr.close()
@@ -533,6 +533,8 @@ class StartVerification(NbGraderPreprocessor):
                 outcome["results"] = verify(cells, timeout=self.call_timeout, sandboxed=sandboxed)
             except Exception:  # noqa: BLE001 (a bug here must not pass as a student's failure)
                 outcome["crash"] = traceback.format_exc()
+                outcome["cause"] = " | ".join(line.strip() for line in str(sys.exc_info()[1]).splitlines()
+                                              if line.strip())[:600] or sys.exc_info()[0].__name__
             outcome["seconds"] = time.monotonic() - outcome["started"]
 
         thread = threading.Thread(target=run, name="softcap-verification", daemon=True)
@@ -564,7 +566,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
         student = info.get("student", "?")
         if "crash" in outcome:
             self.log.error("grading infrastructure failure: %s, %s: %s", student, info.get("notebook", "?"),
-                           outcome["crash"].strip().splitlines()[-1])
+                           outcome["cause"])
             raise GradingInfrastructureError(f"the verification of {student} failed (not the student's fault; the "
                                              f"submission is left ungraded):\n{outcome['crash']}")
         results = outcome["results"]
