@@ -252,15 +252,16 @@ def _nonfinite_mismatch(got, expected):
 
 
 def _lower_precision(error, size, expected, eps):
-    """The name of a lower-precision dtype whose rounding this error looks like, or None.
+    """The name of a lower-precision dtype whose rounding this error is, or None.
 
-    Its size relative to the problem must be about that dtype's epsilon, and it must be small next to the answer
-    too: on inputs of size 1000, an error of 0.3 has float16's relative size but is a plain wrong value.
+    The error must be the size of one or two roundings of that dtype at the problem's size (between a tenth of
+    ``eps_low * size`` and ``2 * eps_low * size``): the most that rounding an answer, or one intermediate, to it costs.
+    A larger error is a wrong value, whatever its relative size: a formula that is off by 3 % is not rounding.
     """
     # float16 (eps 2**-10) and bfloat16 (eps 2**-7) are too close for an error to tell them apart: one label for both.
     for name, low, high in (("float32", EPS["float32"], EPS["float32"]),
                             ("float16 or bfloat16", EPS["float16"], EPS["bfloat16"])):
-        if low > 8 * eps and low / 8 <= error / size <= 8 * high and error <= 8 * high * max(_fabs(expected), 1.0):
+        if low > 8 * eps and low / 10 <= error / size <= 2 * high:
             return name
     return None
 
@@ -331,9 +332,11 @@ def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale
     if lower:
         raise _failure(label, f"off by {lower} rounding at {where}", call=call, expected=expected, got=got,
                        details=[exact + f" = {units:.3g} units of rounding; {allowed_text}"],
-                       hint=_pick_hint(hint, "rounding") or
-                       f"the error has the size of {lower} rounding: a step computed in {lower} (a {lower} constant "
-                       "or intermediate, or a cast) loses digits the answer needs")
+                       hint=_pick_hint(hint, "rounding") or " — ".join(h for h in (
+                           f"the error has the size of {lower} rounding: a step computed in {lower} (a {lower} "
+                           "constant or intermediate, or a cast) loses digits the answer needs",
+                           f"if nothing is computed in {lower}: {_pick_hint(hint, 'value')}" if _pick_hint(hint, "value")
+                           else "") if h))
     # Rounding-size: above the tolerance but within 1024 units, and never more than 1% of the problem's size (in
     # float16 1024 units would be the size itself).
     if not explicit and units <= min(1024, 0.01 / eps):

@@ -68,7 +68,19 @@ def test_the_precision_policy_rejects_lost_digits_and_says_which_precision_they_
         expect_call(float32_inside, x, expected=scipy_log_softmax(x), hint="a hint about the formula")
     message = str(failure.value)
     assert message.splitlines()[0].startswith("float32_inside: off by float32 rounding at")
-    assert "units of rounding" in message and "a hint about the formula" not in message
+    # The rounding is named first, and the call's own hint is never hidden: the error might be a formula's after all.
+    hint = " ".join(message.split("hint:", 1)[1].split())
+    assert "units of rounding" in message and hint.index("float32 rounding") < hint.index("a hint about the formula")
+
+
+def test_an_error_of_a_few_percent_is_a_wrong_value_not_rounding():
+    """3 % off the answer has bfloat16's relative size only in the loosest sense: it is a wrong formula, with its hint."""
+    import torch
+
+    exact = torch.tensor([1.0, 3.0, 7.0], dtype=torch.float64)
+    with pytest.raises(AssertionError) as failure:
+        expect_close((exact * 1.03).float(), exact, call="loss(...)", dtype=torch.float32, hint="rescale the sum")
+    assert "wrong value" in str(failure.value).splitlines()[0] and "rescale the sum" in str(failure.value)
 
 
 def test_a_difference_of_rounding_size_is_named_with_full_precision_and_without_the_formula_hint():

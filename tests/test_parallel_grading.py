@@ -272,3 +272,24 @@ def test_a_bad_jobs_value_is_refused_with_a_message(tmp_path):
     result = subprocess.run([sys.executable, "-m", "softcap_course.grading.instructor", "--root", str(tmp_path), "--jobs", "0"],
                             capture_output=True, text=True, env=classroom.tool_env())
     assert result.returncode == 2 and "--jobs must be at least 1 (got 0)" in result.stderr
+
+
+def test_the_round_reports_what_the_class_got_wrong(serial_round):
+    """class-report.csv beside grades.csv: per test, how many failed and why (the checks' failure kinds and hints)."""
+    import csv
+
+    from softcap_course.grading import report
+
+    rows = list(csv.DictReader(open(serial_round / "class-report.csv")))
+    for assignment in ASSIGNMENTS:
+        mine = [row for row in rows if row["assignment"] == assignment]
+        assert {row["test"] for row in mine} == set(grading.test_cells(assignment))
+        for test in grading.test_cells(assignment):  # the blank release fails every test as unwritten
+            kinds = {row["failure"]: int(row["count"]) for row in mine if row["test"] == test}
+            assert kinds.get("not written yet", 0) >= 1, (test, kinds)
+            assert all(row["students"] == "5" for row in mine if row["test"] == test)
+        for wrong in entries(assignment)[:2]:  # each wrong submission fails the test meant to catch it, with a reason
+            failed = [row for row in mine if row["test"] == wrong.caught_by and row["failure"] != "not written yet"]
+            assert failed and all(row["failure"] for row in failed), (wrong.name, failed)
+    text = report.summary(report.class_report(serial_round, ASSIGNMENTS))
+    assert re.search(r"test_\w+: [2-9] of 5 failed", text) and "x not written yet" in text, text

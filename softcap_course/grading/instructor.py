@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from softcap_course.grading import classroom, parallel, sandbox
+from softcap_course.grading import classroom, parallel, report, sandbox
 from softcap_course.grading.classroom import gradebook, nbgrader_command, nbgrader_meta, read_notebook
 
 _PATCHED_HELPER = re.compile(r"^\s*(?:np|numpy|math|torch)(?:\.testing)?\.(?:allclose|isclose|assert_\w+|array_equal)\s*=",
@@ -470,8 +470,13 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
         cells = ["NOT GRADED" if (a, student) in ungraded else
                  f"{table[a][student][0]:g}/{table[a][student][1]:g}" if student in table[a] else "-" for a in table]
         print(f"| {student} | " + " | ".join(cells) + " |")
-    print(f"\ngrades: {state.root / 'grades.csv'}; feedback: {state.root / 'feedback'}; "
-          f"{len(state.problems)} problem(s) reported above.")
+    rows = report.class_report(state.root, assignments)
+    report.write_csv(rows, state.root / "class-report.csv")
+    text = report.summary(rows)
+    print("\nWhat the class got wrong (failed tests, most frequent failures first):\n" + (text or "  nothing: every "
+                                                                                        "test passed"))
+    print(f"\ngrades: {state.root / 'grades.csv'}; what was failed, test by test: {state.root / 'class-report.csv'}; "
+          f"feedback: {state.root / 'feedback'}; {len(state.problems)} problem(s) reported above.")
     if state.no_feedback:
         print(f"ROUND INCOMPLETE: {len(state.no_feedback)} feedback file(s) not written (a feedback process failed). "
               "Run the round again: it writes them.", flush=True)

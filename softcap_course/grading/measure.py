@@ -116,7 +116,8 @@ def _measured_child(namespace, parts, timeout, name, args, kwargs, skip_kernels,
         if skip_kernels:
             from softcap_course.memory import skip_triton_kernels
 
-            skip_triton_kernels().__enter__()  # for the rest of this process's short life
+            skipping = skip_triton_kernels()  # held: a context manager left to the garbage collector would undo it
+            skipping.__enter__()  # for the rest of this process's short life
         signal.signal(signal.SIGALRM, lambda signum, frame: (_ for _ in ()).throw(TimeoutError("the call ran past "
                                                                                                "the time limit")))
         signal.setitimer(signal.ITIMER_REAL, float(timeout))
