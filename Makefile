@@ -5,9 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # nbgrader runs helper programs (alembic) by name: the environment's bin/ comes first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
-ASSIGNMENTS := $(notdir $(wildcard solutions/*))
+ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 
-.PHONY: book test release grade grading-benchmark clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel
+.PHONY: book test release grade grading-benchmark postgres postgres-stop clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -94,6 +94,14 @@ grade: $(VENV)/.installed
 grading-benchmark: $(VENV)/.installed
 	$(BIN)/python -m softcap_course.grading.benchmark --students 30 --jobs 1,2 --databases sqlite,postgresql \
 		--out benchmarks/grading/class-of-30-parallel
+
+## postgres: a lasting PostgreSQL gradebook server in DIR (no sudo, no system service; root is fine), prints the
+##        NBGRADER_DB_URL to export; `make postgres-stop DIR=...` stops it
+DIR ?= $(HOME)/softcap-gradebook
+postgres: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.grading.postgres start $(DIR)
+postgres-stop: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.grading.postgres stop $(DIR)
 
 clean:
 	rm -rf _build gradebook.db

@@ -6,7 +6,8 @@ import sys
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "softcap-course"
-c.CourseDirectory.root = "."
+# The folder of this file, absolute (nbgrader warns about a relative root, and this one is right from anywhere).
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # nbgrader's "source" and "release" steps live in solutions/ and notebooks/; the other steps keep their names.
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"

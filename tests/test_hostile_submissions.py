@@ -575,3 +575,9 @@ def test_hiding_materialised_logits_from_the_tracker_earns_nothing_in_chapter_6(
     assert scores.lost() == {"test_chunked_linear_softcap_cross_entropy_memory": (0.0, 2.0)}, scores.lost()
     log = (root / f"autograde-{assignment}.log").read_text()
     assert "suspected tampering: escapes" in log and "test_chunked_linear_softcap_cross_entropy_memory" in log
+
+
+def test_a_student_whose_notebook_cannot_be_read_gets_a_feedback_page(graded_round):
+    root, _, _, _, _ = graded_round
+    page = (root / "feedback" / "invalid_json" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "is not a valid Jupyter notebook" in page and "What was wrong: <code>NotJSONError" in page, page

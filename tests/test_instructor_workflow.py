@@ -9,6 +9,8 @@ import csv
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,7 +18,9 @@ import pytest
 import grading
 
 ASSIGNMENT = "01-softmax"
-COURSE_FILES = ["nbgrader_config.py", "Makefile", "requirements.txt", "pyproject.toml", "solutions", "notebooks"]
+COURSE_FILES = ["nbgrader_config.py", "Makefile", "requirements.txt", "pyproject.toml", "solutions", "notebooks",
+                ".gitignore"]
+TIMESTAMP = "2026-12-04 17:03:00.000000 UTC"
 
 
 def instructor_commands():
@@ -44,10 +48,17 @@ def course(tmp_path_factory):
         writer.writerow(["alan", "Alan", "Turing", "alan@example.org"])
     reference = grading.solution_sources(ASSIGNMENT)
     halfway = {k: v for k, v in reference.items() if k != "stable_softmax"}
+    # A repository, as the course is: after the round, git must see nothing new (no student data to commit by accident).
+    git = ["git", "-c", "user.name=instructor", "-c", "user.email=instructor@example.org"]
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "the course"], cwd=root, check=True)
     for student, answers in [("ada", reference), ("alan", halfway), ("grace", reference)]:
         path = root / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(grading.submission(ASSIGNMENT, answers), str(path))
+    (root / "submitted" / "ada" / ASSIGNMENT / "timestamp.txt").write_text(TIMESTAMP)
+    grading_folders = set(Path(tempfile.gettempdir()).glob("softcap-grading-*"))
     # One shell, each command followed by a line with its exit status.
     script = "".join(f"{command}\necho \"EXIT $? :: {command.split('#')[0].strip()}\"\n" for command in instructor_commands())
     env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "NBGRADER_CELL_TIMEOUT": "30"}
@@ -58,7 +69,8 @@ def course(tmp_path_factory):
     # nbgrader autograde exits 1 for a folder of a student not on the roster (grace); everything else must succeed.
     failed = {c: s for c, s in statuses.items() if s != 0 and c != f"nbgrader autograde {ASSIGNMENT}"}
     assert not failed, f"README commands failed: {failed}\n{output[-3000:]}"
-    return root, output
+    left = set(Path(tempfile.gettempdir()).glob("softcap-grading-*")) - grading_folders
+    return root, output, left
 
 
 def test_the_block_has_the_standard_commands():
@@ -69,7 +81,7 @@ def test_the_block_has_the_standard_commands():
 
 
 def test_grades_csv_has_the_enrolled_students_with_their_scores(course):
-    root, _ = course
+    root, _, _ = course
     with open(root / "grades.csv") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == ASSIGNMENT}
     assert set(rows) == {"ada", "alan"}
@@ -79,21 +91,45 @@ def test_grades_csv_has_the_enrolled_students_with_their_scores(course):
 
 
 def test_feedback_is_written_for_every_graded_student(course):
-    root, _ = course
+    root, _, _ = course
     for student in ("ada", "alan"):
         assert (root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
     assert not (root / "feedback" / "grace").exists()
 
 
 def test_the_round_reports_progress_and_the_student_not_on_the_roster(course):
-    _, output = course
+    _, output, _ = course
     assert re.search(r"\[\d+/2\] autograding ada", output)
     assert re.search(r"! grace: not on the roster", output)
     assert re.search(r"\| ada \| 14/14 \|", output)
 
 
 def test_release_regenerated_the_same_notebooks(course):
-    root, _ = course
+    root, _, _ = course
     for path in (root / "notebooks").rglob("*.ipynb"):
         committed = grading.REPO / path.relative_to(root)
         assert grading.read_notebook(path).cells == grading.read_notebook(committed).cells, path
+
+
+def test_git_sees_no_student_data_and_no_temporary_folder_is_left(course):
+    root, _, left = course
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True,
+                            text=True, check=True).stdout
+    assert status == "", f"a round leaves files for git to commit:\n{status}"
+    assert not left, f"temporary folders left behind: {sorted(left)}"
+
+
+def test_the_hand_in_time_reaches_grades_csv(course):
+    root, _, _ = course
+    with open(root / "grades.csv") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle) if row["assignment"] == ASSIGNMENT}
+    assert rows["ada"]["timestamp"].startswith("2026-12-04 17:03:00"), rows["ada"]
+
+
+def test_nbgrader_run_from_a_subfolder_refuses_and_makes_nothing_there(course):
+    root, _, _ = course
+    for folder in ("notebooks", "solutions"):
+        result = subprocess.run([str(grading.BIN / "nbgrader"), "export"], cwd=root / folder, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode != 0 and "runs from the course root" in result.stdout + result.stderr
+        assert not (root / folder / "gradebook.db").exists() and not (root / folder / "grades.csv").exists()

@@ -21,7 +21,7 @@ import pytest
 import grading
 from mutants import entries
 from softcap_course.grading import classroom, parallel, postgres
-from softcap_course.grading.instructor import autograded
+from softcap_course.grading.instructor import autograded, count
 
 ASSIGNMENTS = ["01-softmax", "02-logsumexp"]
 ON_ROSTER = ["complete-1", "complete-2", "blank", "wrong-1", "wrong-2"]
@@ -183,7 +183,8 @@ def test_rounds_at_once_and_a_killed_worker_lose_nothing(serial_round, tmp_path_
         for student in lost:
             assert not autograded(killed_root, ASSIGNMENTS[0], student)
         again = grade(killed_root, "--jobs", "2", ASSIGNMENTS[0])
-        assert f"autograding {len(lost)} submissions ({5 - len(lost)} already graded and unchanged" in again, again[-3000:]
+        assert f"autograding {count(len(lost), 'submission')} ({5 - len(lost)} already graded and unchanged" in again, \
+            again[-3000:]
         assert sorted(re.findall(r"autograding (\S+) \(worker", again)) == sorted(lost)
         assert all_scores(killed_root)[ASSIGNMENTS[0]] == all_scores(serial_round)[ASSIGNMENTS[0]]
 
@@ -293,3 +294,42 @@ def test_the_round_reports_what_the_class_got_wrong(serial_round):
             assert failed and all(row["failure"] for row in failed), (wrong.name, failed)
     text = report.summary(report.class_report(serial_round, ASSIGNMENTS))
     assert re.search(r"test_\w+: [2-9] of 5 failed", text) and "x not written yet" in text, text
+
+
+def test_the_class_report_names_each_failure_by_its_kind():
+    """Unit: the report's kind and hint of one failing test cell, from the error nbgrader stored."""
+    from softcap_course.grading.report import failure_of
+
+    assert failure_of("NameError", "name 'predicted_naive_float32' is not defined") == (
+        "not written yet", "predicted_naive_float32 is not defined: its answer cell never assigned it")
+    assert failure_of("NotImplementedError", "")[0] == "not written yet"
+    kind, hint = failure_of("AssertionError", "stable_softmax: wrong value\n  call:     stable_softmax(x)\n  expected 1.0\n  got nan\n"
+                                              "  hint: subtract the row's maximum")
+    assert (kind, hint) == ("wrong value", "subtract the row's maximum")
+    assert failure_of("ValueError", "bad shape")[0] == "ValueError: bad shape"
+
+
+def test_a_lasting_server_in_a_folder_keeps_the_gradebook_across_restarts(postgresql, tmp_path):
+    """`make postgres DIR=...`: a server of the course's own, as root too, that keeps its data when stopped."""
+    from sqlalchemy import create_engine, text
+
+    folder = tmp_path / "gradebook-server"
+    result = subprocess.run([sys.executable, "-m", "softcap_course.grading.postgres", "start", str(folder)],
+                            capture_output=True, text=True, timeout=180, env=classroom.tool_env())
+    assert result.returncode == 0, result.stderr[-2000:]
+    url = re.search(r"export NBGRADER_DB_URL='(.*)'", result.stdout).group(1)
+    try:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("create table kept (x int)"))
+            connection.execute(text("insert into kept values (42)"))
+        engine.dispose()
+        postgres.stop(folder)
+        assert postgres.start(folder) == url  # started again, same database
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            assert connection.execute(text("select x from kept")).scalar() == 42
+            assert connection.execute(text("show listen_addresses")).scalar() == ""
+        engine.dispose()
+    finally:
+        postgres.stop(folder)

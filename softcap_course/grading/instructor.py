@@ -63,6 +63,24 @@ class Round:
         print(f"  ! {student}: {message}", flush=True)
 
 
+def count(number, word):
+    """``1 submission``, ``2 submissions``."""
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def find_course_root(start="."):
+    """The course root: ``start`` or the nearest folder above it with an nbgrader_config.py that names
+    ``solutions`` as nbgrader's source folder. Exits with the reason when there is none (nbgrader run elsewhere would
+    make an empty gradebook there)."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        config = folder / "nbgrader_config.py"
+        if config.is_file() and "source_directory" in config.read_text(errors="replace"):
+            return folder
+    raise SystemExit(f"no course here: neither {here} nor a folder above it holds the course's nbgrader_config.py. "
+                     "Run the grading round from the course's folder (or give --root).")
+
+
 def _release_test_cells(root, assignment):
     notebook = read_notebook(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb")
     return {nbgrader_meta(cell)["grade_id"]: cell.source for cell in notebook.cells if nbgrader_meta(cell).get("grade")}
@@ -95,8 +113,10 @@ def preflight(state, assignment, roster):
         try:
             notebook = read_notebook(notebook_path)
         except Exception as error:  # any unreadable file is reported the same way
-            state.report(student, assignment, f"{notebook_path.name} is not a valid notebook ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0][:120]}): scored 0; ask the student for a fresh copy.")
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            state.report(student, assignment, f"{notebook_path.name} is not a valid notebook ({reason[:160]}): scored 0; "
+                         "ask the student for a fresh copy (they get a feedback page saying so).")
+            unreadable_feedback(root, assignment, student, notebook_path.name, reason)
             continue
         runnable.append(student)
         submitted = {nbgrader_meta(cell)["grade_id"]: cell.source for cell in notebook.cells
@@ -114,6 +134,23 @@ def preflight(state, assignment, roster):
             state.report(student, assignment, f"assigns to comparison helpers ({'; '.join(patched)}): the tests "
                          "do not use them, so this changes nothing, but it is worth a conversation.")
     return graded, runnable
+
+
+def unreadable_feedback(root, assignment, student, name, reason):
+    """The feedback page of a submission whose notebook cannot be read: what was wrong with the file, and what to do."""
+    import html
+
+    page = Path(root) / "feedback" / student / assignment / f"{assignment}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(
+        f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(assignment)}: your notebook could "
+        f"not be read</title></head>\n<body style=\"font-family: sans-serif; max-width: 45em; margin: 2em auto\">\n"
+        f"<h1>{html.escape(assignment)}: your notebook could not be read</h1>\n"
+        f"<p>The file you handed in, <code>{html.escape(name)}</code>, is not a valid Jupyter notebook, so none of its "
+        f"tests could run and it scored 0.</p>\n<p>What was wrong: <code>{html.escape(reason)}</code></p>\n"
+        "<p>This usually means the file was cut short or changed outside Jupyter (a failed upload, an editor that is "
+        "not Jupyter). Open your notebook in Jupyter, check that it opens and runs (<em>Kernel, Restart &amp; Run "
+        "All</em>), save it, and hand it in again; or ask your instructor.</p>\n</body></html>\n")
 
 
 def autograded_notebook(root, assignment, student):
@@ -430,7 +467,7 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
         raise SystemExit(f"--jobs must be at least 1 (got {jobs})")
     parallel.serialise_sqlite_gradebooks()
     become_subreaper()
-    state = Round(Path(root).resolve(), jobs=jobs)
+    state = Round(find_course_root(root), jobs=jobs)
     submitted = state.root / "submitted"
     available = sorted({p.name for p in submitted.glob("*/*") if p.is_dir()}) if submitted.exists() else []
     assignments = list(dict.fromkeys(assignments or available))
@@ -443,7 +480,7 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
     if unknown:
         raise SystemExit(f"{', '.join(unknown)} not in the gradebook: run `make release` (nbgrader generate_assignment) "
                          "first")
-    print(f"Grading round in {state.root}: {len(roster)} students on the roster, {jobs} "
+    print(f"Grading round in {state.root}: {count(len(roster), 'student')} in the gradebook, {jobs} "
           f"worker{'s' if jobs > 1 else ''}", flush=True)
     with contextlib.ExitStack() as turns:
         for assignment in sorted(assignments):  # always in the same order, so two rounds cannot wait for each other
@@ -455,7 +492,7 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
             graded, runnable = preflight(state, assignment, roster)
             pending = [s for s in graded if force or needs_grading(state.root, assignment, s)]
             skipped = len(graded) - len(pending)
-            print(f"{assignment}: autograding {len(pending)} submissions" +
+            print(f"{assignment}: autograding {count(len(pending), 'submission')}" +
                   (f" ({skipped} already graded and unchanged: skipped; --force regrades them)" if skipped else ""),
                   flush=True)
             plans[assignment] = Plan(graded, runnable, pending)

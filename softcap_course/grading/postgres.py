@@ -1,7 +1,10 @@
-"""A throw-away PostgreSQL server for the grading tests and benchmark: ``initdb`` and ``pg_ctl`` in a temporary folder.
+"""PostgreSQL servers of the course's own, with ``initdb`` and ``pg_ctl`` (no system service, no sudo):
 
-    with throwaway_server() as url:      # postgresql+psycopg2://grader@/gradebook?host=/tmp/softcap-pg-.../socket
+    with throwaway_server() as url:      # tests and benchmark: postgresql+psycopg2://grader@/gradebook?host=.../socket
         ...
+
+    python -m softcap_course.grading.postgres start FOLDER   # make postgres DIR=FOLDER: a lasting gradebook server
+    python -m softcap_course.grading.postgres stop FOLDER
 
 The server listens on a Unix socket in that folder and nowhere else (no TCP port, no system service, nothing left
 behind): Debian's ``postgresql`` package provides the programs (``/usr/lib/postgresql/<version>/bin``). PostgreSQL
@@ -87,3 +90,53 @@ def throwaway_server(database="gradebook", max_connections=100):
             subprocess.run(_as_server_user([str(programs / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
                                             "stop"]), capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def start(folder, database="softcap_course"):
+    """A lasting server in ``folder`` (made on first use, started again later); returns its SQLAlchemy URL."""
+    reason = problem()
+    if reason:
+        raise SystemExit(f"cannot start a PostgreSQL server: {reason}")
+    programs = server_programs()
+    folder = Path(folder).resolve()
+    data, socket = folder / "data", folder / "socket"
+    fresh = not (data / "PG_VERSION").exists()
+    socket.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        for path in (folder, socket):
+            shutil.chown(path, SERVER_USER)
+    if fresh:
+        _run([str(programs / "initdb"), "-D", str(data), "-U", ROLE, "--auth=trust", "-E", "UTF8", "--no-instructions"],
+             "initdb")
+    status = subprocess.run(_as_server_user([str(programs / "pg_ctl"), "-D", str(data), "status"]), capture_output=True)
+    if status.returncode != 0:
+        _run([str(programs / "pg_ctl"), "-D", str(data), "-o", f"-c listen_addresses='' -k {socket}", "-l",
+              str(folder / "server.log"), "-w", "start"], "start")
+    if fresh:
+        _run([str(programs / "createdb"), "-h", str(socket), "-U", ROLE, database], "createdb")
+    return f"postgresql+psycopg2://{ROLE}@/{database}?host={socket}"
+
+
+def stop(folder):
+    _run([str(server_programs() / "pg_ctl"), "-D", str(Path(folder).resolve() / "data"), "-w", "stop"], "stop")
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A PostgreSQL server for the gradebook, in a folder of your choice "
+                                                 "(Unix socket only, no system service).")
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("folder")
+    args = parser.parse_args(argv)
+    if args.action == "start":
+        url = start(args.folder)
+        print(f"PostgreSQL runs in {Path(args.folder).resolve()} (its log: server.log there); point nbgrader at it:")
+        print(f"export NBGRADER_DB_URL='{url}'")
+    else:
+        stop(args.folder)
+        print("stopped")
+
+
+if __name__ == "__main__":
+    main()

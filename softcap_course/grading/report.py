@@ -34,8 +34,11 @@ def failure_of(ename, evalue):
         if line.startswith("hint:"):
             hint = " ".join([line[len("hint:"):].strip(), *lines[index + 1:]]).strip()
             break
+    undefined = re.match(r"name '(\w+)' is not defined", message) if ename == "NameError" else None
     if ename in ("NotImplementedError",) or "not written yet" in message:
         kind = "not written yet"
+    elif undefined:  # an answer variable the student never assigned (its cell still raises NotImplementedError)
+        kind, hint = "not written yet", f"{undefined.group(1)} is not defined: its answer cell never assigned it"
     elif ename not in ("AssertionError", "VerificationFailed", "HiddenTestFailed") and not kind.startswith(ename):
         kind = f"{ename}: {kind}"
     return kind, hint

@@ -43,6 +43,19 @@ wrong_kernel("padding_counted", "test_softcap_cross_entropy_kernel_values",
              "Loads the columns past the row's end as 0 and leaves them in the sum: each adds exp(0 - m) to it.",
              ("        s = tl.where(cols < n_cols, s, -float(\"inf\"))  # columns past the row's end add exp(-inf) = 0\n",
               ""))
+wrong_kernel("padding_loaded_as_minus_inf", "test_softcap_cross_entropy_kernel_values",
+             "Loads the columns past the row's end as -inf and leaves out the tl.where after the softcap (the notebook's "
+             "Drill 2): the softcap maps -inf to -cap, so each padding column still adds exp(-cap - m) to the sum.",
+             ("        x = tl.load(row_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)\n        # tanh",
+              "        x = tl.load(row_ptr + cols, mask=cols < n_cols, other=-float(\"inf\")).to(tl.float32)\n        # tanh"),
+             ("        s = tl.where(cols < n_cols, s, -float(\"inf\"))  # columns past the row's end add exp(-inf) = 0\n",
+              ""))
+wrong_kernel("exponentials_never_shifted", "test_softcap_cross_entropy_kernel_saturated",
+             "Sums exp(s) of the capped logits directly, without the running maximum: fine while the cap keeps exp(cap) "
+             "inside float32, inf as soon as a capped logit passes 88.7.",
+             ("running_sum = running_sum * tl.exp(running_max - next_max) + tl.sum(tl.exp(s - next_max), axis=0)",
+              "running_sum = running_sum + tl.sum(tl.exp(s), axis=0)"),
+             ("    lse = running_max + tl.log(running_sum)", "    lse = tl.log(running_sum)"))
 wrong_kernel("grad_scale_ignored", "test_softcap_cross_entropy_kernel_grad",
              "Writes softmax - onehot times the slope without grad_scale: the gradient of the sum, not of the mean.",
              ("* (1.0 - t * t) * grad_scale", "* (1.0 - t * t)"))
