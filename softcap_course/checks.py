@@ -54,7 +54,7 @@ _fabs = _math.fabs
 _asarray = np.asarray
 _float64 = np.float64
 
-__all__ = ["quietly", "expect_call", "expect_raises", "expect_close", "expect_gradient", "expect", "call_repr", "tolerance",
+__all__ = ["quietly", "expect_kernel_compiles", "expect_call", "expect_raises", "expect_close", "expect_gradient", "expect", "call_repr", "tolerance",
            "ROUNDING_UNITS", "EPS"]
 
 # How many units of rounding (eps times the problem's size) a backward-stable answer may be off by.
@@ -462,6 +462,39 @@ def expect(condition, message):
     __tracebackhide__ = True  # IPython hides this frame: the message says it all
     if not condition:
         raise AssertionError(_wrap([message]))
+
+
+# What a student did, from what the GPU compiler says (the interpreter accepted it all).
+_COMPILER_HINTS = (
+    ("Loop-carried variable", "a value carried from one loop iteration to the next keeps the type it starts with: "
+                              "start a float accumulator as a float (0.0, not 0; -float('inf') for a maximum)"),
+    ("Break", "Triton's GPU compiler has no break: run every block of the loop and mask what must not count "
+              "(tl.where, or mask= in tl.load/tl.store)"),
+    ("`return` statements inside", "a return inside a for loop cannot be compiled: finish the loop, then return "
+                                   "after it (or mask the work of the blocks that must not count)"),
+    ("constexpr", "a shape (tl.arange's bounds, a block size) must be a tl.constexpr known when the kernel is "
+                  "compiled"),
+)
+
+
+def expect_kernel_compiles(kernel, *, name, signature, constexprs, dtypes, dtype_argument, target="sm_90"):
+    """Compile a @triton.jit kernel for a real GPU (no GPU needed) in each dtype; fail with the compiler's message.
+
+    The interpreter runs programs the compiler refuses; this is the check that the kernel would run on a GPU.
+    """
+    __tracebackhide__ = True
+    from softcap_course import gpu_compile
+
+    try:
+        gpu_compile.compile_for_gpu(kernel, signature, constexprs, targets=(target,), dtypes=tuple(dtypes),
+                                    dtype_argument=dtype_argument)
+    except gpu_compile.CompilationRefused as refused:
+        hint = next((hint for key, hint in _COMPILER_HINTS if key in refused.message),
+                    "Triton's interpreter runs programs its GPU compiler refuses: change what the message names")
+        raise _failure(name, f"refused by the GPU compiler for {target} ({gpu_compile.GPU_NAMES[target]})",
+                       call=f"triton.compile of {name} for {target}, {refused.dtype} logits, "
+                            + ", ".join(f"{k}={v}" for k, v in constexprs.items()),
+                       details=[f"compiler: {refused.message}"], hint=hint) from None
 
 
 class _ReadOnlyModule(_types.ModuleType):

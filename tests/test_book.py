@@ -9,6 +9,10 @@ import pytest
 import grading
 from conftest import BUILD, toc_pages
 
+# The text column holds 80 characters of code at the widths the book is checked at (1280 and 800 px; book/_static/
+# softcap.css sets the code size, tests/test_browser.py checks that nothing scrolls): code and printed output keep to it.
+CODE_WIDTH = 80
+
 
 def code_text(page_html):
     """The text of every code block and output on a page, tags stripped."""
@@ -24,7 +28,7 @@ def test_every_page_of_the_toc_is_built(book):
 
 def test_chapter_pages_executed_their_code(book):
     for page, text in book.items():
-        if page == toc_pages()[0]:
+        if not re.match(r"book/\d\d-", page):  # the introduction and the closing summary are mostly prose
             continue
         assert text.count("cell_output") >= 5, f"{page} shows fewer than 5 cell outputs: did it execute?"
         assert "Traceback" not in text and "ERROR" not in code_text(text), f"{page} shows an error"
@@ -72,3 +76,78 @@ def test_the_glossary_is_in_chapter_1_and_linked_from_the_later_chapters(book):
     for page in toc_pages()[2:]:
         linked = set(re.findall(r'href="01-softmax\.html#term-([a-z-]+)"', book[page]))
         assert linked, f"{page} links to no term of chapter 1's glossary"
+
+
+def _cells(page_html):
+    """(kind, text) of every code cell's source ("input") and printed output ("output") on a page."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page_html, "html.parser")
+    return [(kind, pre.get_text()) for kind in ("input", "output")
+            for div in soup.select(f"div.cell_{kind}") for pre in div.find_all("pre")]
+
+
+def test_no_code_line_and_no_printed_line_is_wider_than_the_column(book):
+    too_wide = []
+    for page, text in book.items():
+        for kind, block in _cells(text):
+            too_wide += [f"{page} ({kind}, {len(line)} characters): {line}" for line in block.splitlines()
+                         if len(line.rstrip()) > CODE_WIDTH]
+    assert not too_wide, f"lines wider than {CODE_WIDTH} characters are cut off at 1280 px:\n" + "\n".join(too_wide)
+
+
+def test_no_page_prints_a_numpy_scalar_repr(book):
+    for page, text in book.items():
+        shown = [block for kind, block in _cells(text) if kind == "output"]
+        reprs = re.findall(r"np\.(?:float|int|bool|complex)\w*\([^)]*\)", "\n".join(shown))
+        assert not reprs, f"{page} prints {reprs[:3]}: format the number (f'{{x:.3g}}') or convert it (float(x))"
+
+
+def test_every_table_renders_as_a_table(book):
+    """A table whose Markdown did not parse (a bare | in a cell) is shown as a paragraph of | ... | text."""
+    for page, text in book.items():
+        paragraphs = [html.unescape(re.sub(r"<[^>]+>", "", p)) for p in re.findall(r"<p>(.*?)</p>", text, flags=re.S)]
+        raw = [p[:120] for p in paragraphs if re.search(r"\|\s*[-—–]{1,}\s*\|", p) or p.strip().startswith("| ")]
+        assert not raw, f"{page} shows table source as text: {raw}"
+
+
+def test_every_link_inside_the_book_resolves(book):
+    """Every relative link goes to a built file and, with a #fragment, to an id on that page; every citation resolves."""
+    ids = {}
+
+    def ids_of(path):
+        if path not in ids:
+            if not path.is_file():
+                ids[path] = None
+            else:
+                ids[path] = set(re.findall(r'\sid="([^"]+)"', path.read_text())) if path.suffix == ".html" else set()
+        return ids[path]
+
+    broken = []
+    for page, text in book.items():
+        here = (BUILD / page).parent
+        for href in re.findall(r'href="([^"]+)"', text):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", href) or href.startswith("//"):
+                continue  # another site (the bibliography's links) or mailto:
+            path, _, fragment = html.unescape(href).partition("#")
+            path = path.split("?")[0]  # ../_static/theme.css?digest=...
+            target = (here / path).resolve() if path else BUILD / f"{page}.html"
+            found = ids_of(target)
+            if found is None or (fragment and fragment not in found):
+                broken.append(f"{page}: {href}")
+        assert "bibtex key" not in text and "??" not in re.sub(r"<[^>]+>", "", text), f"{page} has an unresolved citation"
+    assert not broken, "links to nothing:\n" + "\n".join(broken)
+
+
+def test_the_closing_page_lists_every_cited_reference_with_a_link(book):
+    import pybtex.database
+
+    entries = pybtex.database.parse_file(str(grading.REPO / "book" / "references.bib")).entries
+    cited = set()
+    for page, text in book.items():
+        cited |= set(re.findall(r'href="summary\.html#id\d+"|href="#id\d+"', text))
+    summary = book["book/summary"]
+    for key, entry in entries.items():
+        assert entry.fields.get("url", "").startswith("https://"), f"{key} has no link a reader can follow"
+    assert cited, "no page cites a reference"
+    assert summary.count('class="citation') or summary.count("citation-label") or "<dl" in summary

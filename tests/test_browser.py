@@ -129,8 +129,9 @@ WIDTHS = (1280, 800)
 # the content box of the theme's <article class="bd-article">. MathJax 2's HTML-CSS output puts each formula in a
 # span.MathJax (inside a div.MathJax_Display for display math, inside Sphinx's div.math); the formula's own width is
 # the scrollWidth of those boxes, which counts what a box with overflow: hidden cuts off. A horizontal scrollbar is a
-# box with overflow-x auto/scroll whose content is wider than the box; those in code cells (div.cell: source, printed
-# lines, tables of numbers) are fine, anywhere else the reader would have to scroll prose or formulas.
+# box with overflow-x auto/scroll whose content is wider than the box. In code cells (div.cell) a wide table of
+# numbers may scroll, but a line of code or of printed output (a <pre>) must fit: its end would be cut off at the
+# column's edge, and the book keeps those lines within 80 characters (tests/test_book.py) for that reason.
 LAYOUT_PROBLEMS_JS = r"""
 const problems = [];
 const text = el => Array.from((el.textContent || "").trim().replace(/\s+/g, " ")).slice(0, 60).join("");
@@ -156,6 +157,12 @@ for (const el of article.querySelectorAll("div.math, .MathJax_Display, .MathJax,
     problems.push(`math sticks out of the column, ${Math.round(r.left - left)} to ${Math.round(r.left + width - left)} px `
                   + `of ${Math.round(column)} (${name(el)}): ${text(el)}`);
     reported.push(el);
+  }
+}
+for (const pre of article.querySelectorAll("div.cell pre")) {
+  if (pre.getClientRects().length && pre.scrollWidth > pre.clientWidth + 1) {
+    const longest = (pre.textContent || "").split("\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+    problems.push(`a code or output line is cut off (${pre.scrollWidth} px in ${pre.clientWidth} px): ${longest.slice(0, 90)}`);
   }
 }
 for (const el of document.body.querySelectorAll("*")) {

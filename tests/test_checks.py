@@ -281,6 +281,18 @@ def test_markdown_table_formats_computed_values():
         markdown_table(["a", "b"], [(1,)])
 
 
+def test_markdown_table_escapes_bars_so_the_table_still_parses():
+    """A | in a header or cell (|logit|, $|x|$) ends the cell unless escaped; markdown-it then shows raw text."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    table = markdown_table(["shift", "max |p - q|", "$|x|$"], [(1, "a|b", 2.0)])
+    rendered = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin).render(table.data)
+    assert rendered.count("<th>") == 3 and rendered.count("<td>") == 3, rendered
+    assert "<th>max |p - q|</th>" in rendered and "<td>a|b</td>" in rendered
+    assert '<span class="math inline">|x|</span>' in rendered  # the formula gets its bars back, not \\|
+
+
 def test_book_uses_the_local_mathjax():
     from softcap_course.book.offline import _use_local_mathjax
 

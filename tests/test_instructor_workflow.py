@@ -61,7 +61,8 @@ def course(tmp_path_factory):
     grading_folders = set(Path(tempfile.gettempdir()).glob("softcap-grading-*"))
     # One shell, each command followed by a line with its exit status.
     script = "".join(f"{command}\necho \"EXIT $? :: {command.split('#')[0].strip()}\"\n" for command in instructor_commands())
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "NBGRADER_CELL_TIMEOUT": "30"}
+    # The instructor's home is not the course folder (Jupyter keeps ~/.jupyter/migrated there).
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path_factory.mktemp("instructor-home")), "NBGRADER_CELL_TIMEOUT": "30"}
     result = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     output = result.stdout + result.stderr
     statuses = dict((command, int(status)) for status, command in re.findall(r"^EXIT (\d+) :: (.*)$", output, flags=re.M))

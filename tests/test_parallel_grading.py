@@ -314,6 +314,15 @@ def test_a_lasting_server_in_a_folder_keeps_the_gradebook_across_restarts(postgr
     from sqlalchemy import create_engine, text
 
     folder = tmp_path / "gradebook-server"
+    if os.geteuid() == 0:  # pytest's tmp_path is closed to others (0700): the server's own user could not enter it
+        tmp_path.chmod(0o700)
+        refused = subprocess.run([sys.executable, "-m", "softcap_course.grading.postgres", "start", str(folder)],
+                                 capture_output=True, text=True, timeout=180, env=classroom.tool_env())
+        assert refused.returncode != 0 and "cannot enter" in refused.stderr and "chmod o+x" in refused.stderr, (
+            refused.stderr)
+        for parent in reversed([tmp_path, *tmp_path.parents]):
+            if parent.stat().st_mode & 0o001 == 0:
+                parent.chmod(parent.stat().st_mode | 0o001)
     result = subprocess.run([sys.executable, "-m", "softcap_course.grading.postgres", "start", str(folder)],
                             capture_output=True, text=True, timeout=180, env=classroom.tool_env())
     assert result.returncode == 0, result.stderr[-2000:]

@@ -92,6 +92,26 @@ def throwaway_server(database="gradebook", max_connections=100):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _closed_to_server_user(folder):
+    """The first existing folder above ``folder`` that the server's user may not enter, or None."""
+    import pwd
+
+    user = pwd.getpwnam(SERVER_USER)
+    for parent in reversed([folder, *folder.parents]):
+        if not parent.exists():
+            break
+        mode = parent.stat()
+        if mode.st_uid == user.pw_uid:
+            allowed = mode.st_mode & 0o100
+        elif mode.st_gid == user.pw_gid or mode.st_gid in os.getgrouplist(SERVER_USER, user.pw_gid):
+            allowed = mode.st_mode & 0o010
+        else:
+            allowed = mode.st_mode & 0o001
+        if not allowed:
+            return parent
+    return None
+
+
 def start(folder, database="softcap_course"):
     """A lasting server in ``folder`` (made on first use, started again later); returns its SQLAlchemy URL."""
     reason = problem()
@@ -101,6 +121,12 @@ def start(folder, database="softcap_course"):
     folder = Path(folder).resolve()
     data, socket = folder / "data", folder / "socket"
     fresh = not (data / "PG_VERSION").exists()
+    if os.geteuid() == 0:
+        blocked = _closed_to_server_user(folder)
+        if blocked:
+            raise SystemExit(f"cannot start a PostgreSQL server in {folder}: the server runs as the user "
+                             f"{SERVER_USER!r}, which cannot enter {blocked} (mode {oct(blocked.stat().st_mode)[-3:]}). "
+                             f"Choose a folder it can reach, or let it through: chmod o+x {blocked}")
     socket.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         for path in (folder, socket):

@@ -56,6 +56,21 @@ wrong_kernel("exponentials_never_shifted", "test_softcap_cross_entropy_kernel_sa
              ("running_sum = running_sum * tl.exp(running_max - next_max) + tl.sum(tl.exp(s - next_max), axis=0)",
               "running_sum = running_sum + tl.sum(tl.exp(s), axis=0)"),
              ("    lse = running_max + tl.log(running_sum)", "    lse = tl.log(running_sum)"))
+# Run in the interpreter, refused by the GPU compiler: each loses the compile test's point and nothing else.
+BLOCK_LOOP = ("        cols = start + tl.arange(0, BLOCK_SIZE)\n"
+              "        x = tl.load(row_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)\n        # tanh")
+wrong_kernel("sum_started_as_int", "test_softcap_cross_entropy_kernel_compiles",
+             "Starts the running sum as the int 0: the interpreter adds floats to it, the GPU compiler refuses a "
+             "loop-carried variable whose type changes from int32 to fp32.",
+             ("    running_sum = 0.0\n", "    running_sum = 0\n"))
+wrong_kernel("break_in_block_loop", "test_softcap_cross_entropy_kernel_compiles",
+             "Leaves the block loop with break once past the row's end (it never is): fine in the interpreter, "
+             "'unsupported AST node type: Break' for the GPU compiler.",
+             (BLOCK_LOOP, "        if start >= n_cols:\n            break\n" + BLOCK_LOOP))
+wrong_kernel("return_in_block_loop", "test_softcap_cross_entropy_kernel_compiles",
+             "Returns from inside the block loop once past the row's end (it never is): fine in the interpreter, "
+             "the GPU compiler cannot have a return inside a for.",
+             (BLOCK_LOOP, "        if start >= n_cols:\n            return\n" + BLOCK_LOOP))
 wrong_kernel("grad_scale_ignored", "test_softcap_cross_entropy_kernel_grad",
              "Writes softmax - onehot times the slope without grad_scale: the gradient of the sum, not of the mean.",
              ("* (1.0 - t * t) * grad_scale", "* (1.0 - t * t)"))
