@@ -305,13 +305,22 @@ def softmax_with_temperature(logits, temperature):
     raise NotImplementedError
 ''')
 def check_softmax_temperature(ns):
+    # The last two cases overflow z / T itself (1e300 / 1e-10, 3.0 / 1e-308 are beyond float64's 1.8e308): dividing
+    # first gives inf - inf = nan, shifting first gives (z - m) / T <= 0, which can only go to -inf (probability 0).
     for logits, temperature in [([1.0, 2.0, 3.0], 1.0), ([1.0, 2.0, 3.0], 0.5), ([1.0, 2.0, 3.0], 10.0),
-                                ([2.0, 1.0], 0.01), ([2.0, 1.0], 1e-4), ([300.0, 0.0], 0.1)]:
-        expected = exact_softmax([z / temperature for z in logits])
+                                ([2.0, 1.0], 0.01), ([2.0, 1.0], 1e-4), ([300.0, 0.0], 0.1),
+                                ([1e300, 0.0], 1e-10), ([3.0, 1.0, 2.0], 1e-308)]:
+        top = max(logits)
+        expected = exact_softmax([(z - top) / temperature for z in logits])
+        overflows = any(math.isinf(z / temperature) for z in logits)
 
-        def hint(got, temperature=temperature):
+        def hint(got, temperature=temperature, overflows=overflows, top=top):
             if any(isinstance(g, float) and math.isnan(g) for g in got):
-                return "nan: at a small temperature z / T is huge and exp overflows. Shift by the max of z / T."
+                if overflows:
+                    return (f"nan: divide, then shift fails here, because z / T overflows to inf already "
+                            f"({top!r} / {temperature!r} is beyond float64's range) and inf - inf is nan. "
+                            f"Shift first, then divide: (z - max(logits)) / T is <= 0 and never overflows.")
+                return "nan: at a small temperature z / T is huge and exp overflows. Shift by the max first."
             return f"divide every logit by T = {temperature!r} first, then take a stable softmax"
         expect_list(call(ns, "softmax_with_temperature", list(logits), temperature), expected,
                     call_text("softmax_with_temperature", [logits, temperature]), hint)
@@ -327,25 +336,47 @@ def check_softmax_temperature(ns):
         raise failure(shown, "ValueError", show(result), "T must be > 0; T = 0 is greedy decoding, not a softmax")
 
 
-@exercise("entropy", 4, "The entropy a temperature controls", ["entropy"], '''
+def exact_entropy(logits, temperature):
+    """Entropy of softmax(logits / T) from the logits: s = (z - max) / T, H = log(sum e^s) - sum p s, p = 0 terms
+    left out (a masked logit, s = -inf, has p = 0)."""
+    top = max(logits)
+    s = [(z - top) / temperature for z in logits]
+    total = math.fsum(math.exp(v) for v in s)
+    p = [math.exp(v) / total for v in s]
+    return math.log(total) - math.fsum(pi * si for pi, si in zip(p, s) if pi > 0)
+
+
+@exercise("entropy", 4, "The entropy a temperature controls, from the logits", ["entropy_from_logits"], '''
 import math
 
-def entropy(probabilities):
-    """-sum_i p_i log p_i in nats, with 0 * log 0 = 0."""
+def entropy_from_logits(logits, temperature):
+    """Entropy in nats of softmax(logits / temperature), from the logits, with no
+    log of a probability: s_i = (z_i - max(logits)) / temperature, then
+    H = log(sum_j exp(s_j)) - sum_i p_i * s_i. A logit may be -inf (masked)."""
     raise NotImplementedError
 ''')
 def check_entropy(ns):
-    for probabilities in [[0.5, 0.5], [1.0, 0.0, 0.0], [0.25] * 4, [0.7, 0.2, 0.1], [1e-300, 1.0 - 1e-300]]:
-        expected = -math.fsum(p * math.log(p) for p in probabilities if p > 0)
+    # (2.0, 1.0) at T = 0.001: p = [1, exp(-1000)] and exp(-1000) underflows to 0, so the probability form
+    # -sum p log p takes log(0). A masked logit (-inf) has p = 0 and s = -inf: its term p * s must be left out.
+    cases = [([0.0, 0.0], 1.0), ([1.0, 2.0, 3.0], 1.0), ([1.2, 4.7, 3.1, 0.5, 2.9], 0.25), ([5.0] * 4, 2.0),
+             ([1.0, 2.0, 3.0], 100.0), ([1000.0, 999.0], 1.0), ([2.0, 1.0], 0.001), ([3.0, -math.inf, 1.0], 1.0)]
+    for logits, temperature in cases:
+        expected = exact_entropy(logits, temperature)
+        masked = any(z == -math.inf for z in logits)
 
-        def hint(got):
+        def hint(got, masked=masked, temperature=temperature):
             if isinstance(got, float) and math.isnan(got):
-                return "nan from 0 * log(0) = 0 * -inf: skip the zero probabilities (their term is 0)"
+                if masked:
+                    return ("nan from 0 * -inf: a masked logit (-inf) has p = 0 and adds nothing to the entropy. "
+                            "Leave out the terms with p_i == 0 in sum_i p_i * s_i.")
+                return (f"nan from 0 * log(0): at T = {temperature!r} a probability underflows to 0. Work from the "
+                        "logits: H = log(sum_j exp(s_j)) - sum_i p_i * s_i, s_i = (z_i - max) / T")
             if isinstance(got, (int, float)) and got < 0:
-                return "entropy is never negative: -sum p log p (mind the minus sign)"
-            return "entropy = -sum_i p_i * log(p_i), natural log, zero terms skipped"
-        expect_number(call(ns, "entropy", list(probabilities)), expected, call_text("entropy", [probabilities]), hint,
-                      absolute=1e-15)
+                return "entropy is never negative: H = log(sum_j exp(s_j)) - sum_i p_i * s_i (mind the signs)"
+            return (f"H = log(sum_j exp(s_j)) - sum_i p_i * s_i with s_i = (z_i - max(logits)) / T, here "
+                    f"T = {temperature!r}, natural log")
+        expect_number(call(ns, "entropy_from_logits", list(logits), temperature), expected,
+                      call_text("entropy_from_logits", [logits, temperature]), hint, absolute=1e-15)
 
 
 # ---------------------------------------------------------------------------------------------------- chapter 5
@@ -367,8 +398,24 @@ def check_softcap(ns):
         def hint(got, x=x, cap=cap):
             if isinstance(got, (int, float)) and abs(got) > cap:
                 return f"beyond the cap {cap!r}: the result is cap * tanh(x / cap), which stays within +-cap"
+            if got == x and x != 0.0 and _clips(ns):
+                return ("this is a hard clip: x unchanged inside +-cap, exactly +-cap outside "
+                        "(softcap(45.0, 30.0) returned 30.0). Its slope is 0 beyond the cap, so a logit that has "
+                        "run away gets no gradient to bring it back, and it has a kink at +-cap. The softcap "
+                        "bends every logit a little, smoothly: cap * tanh(x / cap)")
+            if got == x and x != 0.0:
+                return ("x came back unchanged: the softcap is cap * tanh(x / cap), a little below x even for "
+                        "small x (x - x**3 / (3 * cap**2) + ...)")
             return "cap * tanh(x / cap): divide by cap inside the tanh, multiply by cap outside (default cap = 30)"
         expect_number(call(ns, "softcap", *args), expected, call_text("softcap", list(args)), hint)
+
+
+def _clips(ns):
+    """Whether the reader's softcap returns exactly the cap for a logit beyond it, as min/max clipping does."""
+    try:
+        return ns["softcap"](45.0, 30.0) == 30.0
+    except Exception:  # noqa: BLE001 (a probe for the hint only; the checks report the reader's errors)
+        return False
 
 
 @exercise("softcap_slope", 5, "How much gradient the cap lets through", ["softcap_slope"], '''

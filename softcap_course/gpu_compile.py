@@ -81,8 +81,22 @@ class CompiledKernel:
         return min(counts, key=counts.get)
 
 
-def _source_of(kernel):
-    """Python source defining ``kernel`` and what it needs: the @triton.jit functions it calls and its constants."""
+@dataclasses.dataclass
+class KernelSource:
+    """A kernel as text: the module that defines it (with the @triton.jit helpers it calls and its constants), its
+    name, the line of its ``def`` in the student's cell, and its parameters in order."""
+
+    source: str
+    name: str
+    def_line: int
+    parameters: list
+
+
+_HEADER = ["import math", "import triton", "import triton.language as tl", ""]
+
+
+def kernel_source(kernel):
+    """The ``KernelSource`` of a live @triton.jit kernel (compiled or interpreted), from its function's source."""
     function = getattr(kernel, "fn", kernel)
     seen, parts, constants = set(), [], {}
 
@@ -102,9 +116,54 @@ def _source_of(kernel):
     visit(function)
     lines, first = inspect.getsourcelines(function)
     def_line = first + next((i for i, line in enumerate(lines) if line.lstrip().startswith("def ")), 0)
-    header = ["import math", "import triton", "import triton.language as tl", ""]
-    header += [f"{name} = {value!r}" for name, value in sorted(constants.items())]
-    return "\n".join(header) + "\n\n" + "\n\n".join(parts), function.__name__, def_line
+    header = _HEADER + [f"{name} = {value!r}" for name, value in sorted(constants.items())]
+    return KernelSource("\n".join(header) + "\n\n" + "\n\n".join(parts), function.__name__, def_line,
+                        list(inspect.signature(function).parameters))
+
+
+def kernel_source_from_cells(cells, name):
+    """The ``KernelSource`` of the kernel ``name`` defined in one of ``cells`` (source texts), read without running
+    them: its ``def`` with decorators, the decorated functions it calls, and constants assigned a literal."""
+    import ast
+
+    definitions, constants = {}, {}
+    for cell in cells:
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.decorator_list:
+                start = min(d.lineno for d in node.decorator_list)
+                text = "\n".join(cell.splitlines()[start - 1:node.end_lineno])
+                definitions[node.name] = (text, node.lineno, [a.arg for a in node.args.args], node)
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                try:
+                    value = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+                if isinstance(value, (bool, int, float)):
+                    constants[node.targets[0].id] = value
+    if name not in definitions:
+        raise CompilationRefused("sm_90", "float32", f"no decorated function {name} in the answer cells")
+    seen, parts, used = [], [], set()
+
+    def visit(function_name):
+        if function_name in seen:
+            return
+        seen.append(function_name)
+        text, _, _, node = definitions[function_name]
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name):
+                used.add(inner.id)
+                if inner.id in definitions and inner.id != function_name:
+                    visit(inner.id)
+        parts.append(text)
+
+    visit(name)
+    header = _HEADER + [f"{key} = {value!r}" for key, value in sorted(constants.items()) if key in used]
+    _, def_line, parameters, _ = definitions[name]
+    return KernelSource("\n".join(header) + "\n\n" + "\n\n".join(parts), name, def_line, parameters)
 
 
 # The child process: compile the kernel in `source` for every (target, dtype) asked, print one JSON line.
@@ -162,18 +221,20 @@ def student_message(error, def_line=1):
 
 
 def compile_for_gpu(kernel, signature, constexprs, targets=("sm_80", "sm_90"), dtypes=("float32",),
-                    dtype_argument=None, timeout=300):
+                    dtype_argument=None, timeout=300, sandboxed=False):
     """Compile ``kernel`` for each target in ``targets`` (keys of ``TARGETS``) and each dtype in ``dtypes``.
 
     ``signature`` maps every argument to a Triton type ("*fp32", "i64", "fp32", "constexpr"), or lists the types of
     the non-constexpr parameters in order (a student names them as they like); the pointer arguments named in
     ``dtype_argument`` (a name, several, or a position in that list) take each dtype in turn. ``constexprs`` gives the values of the
-    ``constexpr`` arguments. Returns a list of ``CompiledKernel``; raises ``CompilationRefused`` with the compiler's
+    ``constexpr`` arguments. ``kernel`` is a @triton.jit kernel or a ``KernelSource``; ``sandboxed`` compiles in the
+    grading sandbox (for a student's source read by the grader). Returns a list of ``CompiledKernel``; raises ``CompilationRefused`` with the compiler's
     message, cut to the line and the cause, for the first (target, dtype) it refuses.
     """
-    source, name, def_line = _source_of(kernel)
+    text = kernel if isinstance(kernel, KernelSource) else kernel_source(kernel)
+    source, name, def_line = text.source, text.name, text.def_line
     if isinstance(signature, (list, tuple)):  # types in the order of the kernel's parameters, whatever their names
-        parameters = [p for p in inspect.signature(getattr(kernel, "fn", kernel)).parameters if p not in constexprs]
+        parameters = [p for p in text.parameters if p not in constexprs]
         if len(parameters) != len(signature):
             raise CompilationRefused(targets[0], dtypes[0], f"{name} takes {len(parameters)} arguments besides "
                                      f"{', '.join(constexprs) or 'its constexprs'}; the launch passes {len(signature)}")
@@ -195,8 +256,14 @@ def compile_for_gpu(kernel, signature, constexprs, targets=("sm_80", "sm_90"), d
         environment.update(TRITON_CACHE_DIR=os.path.join(folder, "cache"), TRITON_DEFAULT_FP_FUSION="1",
                            TRITON_HOME=folder)
         spec = {"folder": folder, "name": name, "constexprs": constexprs, "jobs": jobs}
-        result = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(spec), capture_output=True,
-                                text=True, timeout=timeout, env=environment, cwd=folder)
+        argv = [sys.executable, "-c", _CHILD]
+        if sandboxed:  # a student's source, compiled by the grader: importing it runs its decorators and defaults
+            from softcap_course.grading import sandbox
+
+            passed = {key: environment[key] for key in ("TRITON_CACHE_DIR", "TRITON_DEFAULT_FP_FUSION", "TRITON_HOME")}
+            argv = sandbox.command(argv, scratch=folder, cwd=folder, environment=passed)
+        result = subprocess.run(argv, input=json.dumps(spec), capture_output=True, text=True, timeout=timeout,
+                                env=environment, cwd=folder)
     if result.returncode != 0:
         lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
         raise CompilationRefused(targets[0], dtypes[0], student_message(lines[-1] if lines else "no output"))

@@ -121,9 +121,9 @@ import math
 def softmax_with_temperature(logits, temperature):
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    scaled = [z / temperature for z in logits]
-    m = max(scaled)
-    exps = [math.exp(s - m) for s in scaled]
+    m = max(logits)
+    scaled = [(z - m) / temperature for z in logits]   # shift, then divide: every entry <= 0
+    exps = [math.exp(s) for s in scaled]
     total = math.fsum(exps)
     return [e / total for e in exps]
 """, """
@@ -132,17 +132,49 @@ def softmax_with_temperature(logits, temperature):
     if temperature <= 0:
         raise ValueError("temperature")
     m = max(logits)
-    exps = [math.exp((z - m) / temperature) for z in logits]   # shift before dividing: the same for T > 0
+    exps = [math.exp((z - m) / temperature) for z in logits]
     return [e / sum(exps) for e in exps]
+""", """
+import math
+def softmax_with_temperature(logits, temperature):
+    # via the log-sum-exp of the shifted, tempered logits: p_i = exp(s_i - lse)
+    if not (temperature > 0):
+        raise ValueError("T must be > 0")
+    top = max(logits)
+    s = [(z - top) / temperature for z in logits]
+    lse = math.log(sum(math.exp(v) for v in s))
+    return [math.exp(v - lse) for v in s]
 """],
     "entropy": ["""
 import math
-def entropy(probabilities):
-    return -sum(p * math.log(p) for p in probabilities if p > 0)
+def entropy_from_logits(logits, temperature):
+    m = max(logits)
+    s = [(z - m) / temperature for z in logits]
+    total = math.fsum(math.exp(v) for v in s)
+    p = [math.exp(v) / total for v in s]
+    return math.log(total) - math.fsum(pi * si for pi, si in zip(p, s) if pi > 0)
 """, """
 import math
-def entropy(probabilities):
-    return math.fsum(-p * math.log(p) if p else 0.0 for p in probabilities)
+def entropy_from_logits(logits, temperature):
+    # -sum p_i log p_i with log p_i = s_i - lse (a log-softmax), never log(p)
+    z = [v / temperature for v in logits]
+    m = max(z)
+    lse = m + math.log(sum(math.exp(v - m) for v in z))
+    h = 0.0
+    for v in z:
+        log_p = v - lse
+        if log_p > -math.inf and math.exp(log_p) > 0:
+            h -= math.exp(log_p) * log_p
+    return h
+""", """
+from math import exp, log
+def entropy_from_logits(logits, temperature):
+    top = max(logits)
+    shifted = [(z - top) / temperature for z in logits]
+    weights = [exp(s) for s in shifted]
+    total = sum(weights)
+    mean_shift = sum(w * s for w, s in zip(weights, shifted) if w) / total
+    return log(total) - mean_shift
 """],
     "softcap": ["""
 import math
@@ -246,13 +278,18 @@ WRONG = {
          "softmax([Value(1000.0)", "Subtract the largest"),
     ],
     "softmax_temperature": [
+        ("divide, then shift", "import math\ndef softmax_with_temperature(logits, temperature):\n"
+                               "    if temperature <= 0: raise ValueError('T')\n"
+                               "    s = [z / temperature for z in logits]\n    m = max(s)\n"
+                               "    e = [math.exp(x - m) for x in s]\n    return [x / sum(e) for x in e]",
+         "softmax_with_temperature([1e+300, 0.0], 1e-10)", "Shift first, then divide"),
         ("multiplies", "import math\ndef softmax_with_temperature(logits, temperature):\n"
                        "    if temperature <= 0: raise ValueError('T')\n    s = [z * temperature for z in logits]\n"
                        "    m = max(s)\n    e = [math.exp(x - m) for x in s]\n    return [x / sum(e) for x in e]",
          "softmax_with_temperature([1.0, 2.0, 3.0], 0.5)", "divide every logit by T"),
         ("no check", "import math\ndef softmax_with_temperature(logits, temperature):\n"
-                     "    s = [z / temperature if temperature else z for z in logits]\n"
-                     "    m = max(s)\n    e = [math.exp(x - m) for x in s]\n    return [x / sum(e) for x in e]",
+                     "    t = temperature or 1.0\n    m = max(logits)\n"
+                     "    e = [math.exp((z - m) / t) for z in logits]\n    return [x / sum(e) for x in e]",
          "softmax_with_temperature([1.0, 2.0], 0.0)", "T must be > 0"),
         ("no shift", "import math\ndef softmax_with_temperature(logits, temperature):\n"
                      "    if temperature <= 0: raise ValueError('T')\n    e = [math.exp(z / temperature) for z in logits]\n"
@@ -260,14 +297,35 @@ WRONG = {
          "Subtract the largest"),
     ],
     "entropy": [
-        ("0 log 0", "import math\ndef entropy(probabilities):\n"
-                    "    return -sum(p * (math.log(p) if p > 0 else -math.inf) for p in probabilities)",
-         "entropy([1.0, 0.0, 0.0])", "skip the zero probabilities"),
-        ("sign", "import math\ndef entropy(probabilities):\n    return sum(p * math.log(p) for p in probabilities if p)",
-         "entropy([0.5, 0.5])", "never negative"),
+        ("probability form", STABLE_SOFTMAX + "\ndef entropy_from_logits(logits, temperature):\n"
+                                              "    p = softmax([z / temperature for z in logits])\n"
+                                              "    return -sum(q * math.log(q) for q in p)",
+         "entropy_from_logits([2.0, 1.0], 0.001)", "did a probability underflow to 0"),
+        ("log 0 as -inf", STABLE_SOFTMAX + "\ndef entropy_from_logits(logits, temperature):\n"
+                                           "    p = softmax([z / temperature for z in logits])\n"
+                                           "    return -sum(q * (math.log(q) if q > 0 else -math.inf) for q in p)",
+         "entropy_from_logits([2.0, 1.0], 0.001)", "a probability underflows to 0"),
+        ("mask kept", "import math\ndef entropy_from_logits(logits, temperature):\n    m = max(logits)\n"
+                      "    s = [(z - m) / temperature for z in logits]\n    total = sum(math.exp(v) for v in s)\n"
+                      "    return math.log(total) - sum(math.exp(v) / total * v for v in s)",
+         "entropy_from_logits([3.0, -inf, 1.0], 1.0)", "a masked logit (-inf) has p = 0"),
+        ("sign", "import math\ndef entropy_from_logits(logits, temperature):\n    m = max(logits)\n"
+                 "    s = [(z - m) / temperature for z in logits]\n    total = sum(math.exp(v) for v in s)\n"
+                 "    return sum(math.exp(v) / total * v for v in s if v > -math.inf) - math.log(total)",
+         "entropy_from_logits([0.0, 0.0], 1.0)", "never negative"),
+        ("no shift", "import math\ndef entropy_from_logits(logits, temperature):\n"
+                     "    e = [math.exp(z / temperature) for z in logits]\n    total = sum(e)\n"
+                     "    return math.log(total) - sum(w / total * z / temperature for w, z in zip(e, logits) if w)",
+         "entropy_from_logits([1000.0, 999.0], 1.0)", "Subtract the largest"),
+        ("forgets T", "import math\ndef entropy_from_logits(logits, temperature):\n    m = max(logits)\n"
+                      "    s = [z - m for z in logits]\n    total = sum(math.exp(v) for v in s)\n"
+                      "    return math.log(total) - sum(math.exp(v) / total * v for v in s if v > -math.inf)",
+         "entropy_from_logits([1.2, 4.7, 3.1, 0.5, 2.9], 0.25)", "T = 0.25"),
     ],
     "softcap": [
-        ("clip", "def softcap(x, cap=30.0):\n    return max(-cap, min(cap, x))", "softcap(1.0)", "divide by cap inside"),
+        ("clip", "def softcap(x, cap=30.0):\n    return max(-cap, min(cap, x))", "softcap(1.0)",
+         "Its slope is 0 beyond the cap"),
+        ("identity", "def softcap(x, cap=30.0):\n    return x", "softcap(1.0)", "x came back unchanged"),
         ("no inner divide", "import math\ndef softcap(x, cap=30.0):\n    return cap * math.tanh(x)", "softcap(1.0)",
          "divide by cap inside"),
         ("default", "import math\ndef softcap(x, cap=15.0):\n    return cap * math.tanh(x / cap)", "softcap(1.0)",

@@ -290,8 +290,10 @@ class _KernelProxy:
 
     _proxy = True
 
-    def __init__(self, worker, name):
+    def __init__(self, worker, name, answer_cells=(), sandboxed=True):
         self.worker, self.name = worker, name
+        # The submitted source, for checks that read the kernel instead of running it (compiling it for a GPU).
+        self.answer_cells, self.sandboxed = list(answer_cells), sandboxed
 
     def __getitem__(self, grid):
         grid = grid if isinstance(grid, tuple) else (grid,)
@@ -409,7 +411,7 @@ class Verdict:
         return "passed" if self.passed else f"failed ({self.part}): {self.message[:200]}"
 
 
-def _bind_answers(worker, namespace):
+def _bind_answers(worker, namespace, answer_cells=(), sandboxed=True):
     """Every name the answer code defines, except those of the trusted cells: functions become proxies, data (a
     prediction, a constant) is fetched once."""
     for name, kind in worker.names.items():
@@ -418,7 +420,7 @@ def _bind_answers(worker, namespace):
         if kind == "callable":
             namespace[name] = _proxy(worker, name)
         elif kind == "kernel":
-            namespace[name] = _KernelProxy(worker, name)
+            namespace[name] = _KernelProxy(worker, name, answer_cells, sandboxed)
         else:
             reply = worker.ask({"get": name})
             if "value" in reply:
@@ -433,6 +435,9 @@ def verify(cells, timeout=60.0, sandboxed=True):
     answer code. Returns grade_id -> Verdict."""
     tests = [c for c in cells if c.get("cell_type") == "code" and nbgrader_meta(c).get("grade")]
     source, trusted = answer_code(cells)
+    # The student's cells as written (line numbers and all), for checks that read a kernel's source.
+    written = [c.get("source", "") for c in cells if c.get("cell_type") == "code" and not nbgrader_meta(c).get("grade")
+               and not (nbgrader_meta(c).get("locked") and not nbgrader_meta(c).get("solution"))]
     _Measure.start = (source[:trusted], source[trusted:], timeout, sandboxed)
     namespace = {"__name__": "__verification__", "print": lambda *args, **kwargs: None}
     for cell in cells:  # the restored locked cells (imports), run here too: the tests rely on their names
@@ -445,7 +450,7 @@ def verify(cells, timeout=60.0, sandboxed=True):
                     pass
     try:
         worker = Worker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
-        _bind_answers(worker, namespace)
+        _bind_answers(worker, namespace, written, sandboxed)
     except (WorkerFailed, Unverifiable) as error:
         return {nbgrader_meta(c)["grade_id"]: Verdict("visible", f"your answer code did not run outside the notebook: "
                                                                  f"{error}") for c in tests}
@@ -463,7 +468,7 @@ def verify(cells, timeout=60.0, sandboxed=True):
                     worker.close()
                     try:  # a fresh worker for the next cells
                         worker = Worker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
-                        _bind_answers(worker, namespace)
+                        _bind_answers(worker, namespace, written, sandboxed)
                     except (WorkerFailed, Unverifiable):
                         pass
                     break
