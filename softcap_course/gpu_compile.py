@@ -254,13 +254,14 @@ def compile_for_gpu(kernel, signature, constexprs, targets=("sm_80", "sm_90"), d
             handle.write(source)
         environment = {key: value for key, value in os.environ.items() if key != "TRITON_INTERPRET"}
         environment.update(TRITON_CACHE_DIR=os.path.join(folder, "cache"), TRITON_DEFAULT_FP_FUSION="1",
-                           TRITON_HOME=folder)
+                           TRITON_HOME=folder, TRITON_INTERPRET="0")
         spec = {"folder": folder, "name": name, "constexprs": constexprs, "jobs": jobs}
         argv = [sys.executable, "-c", _CHILD]
         if sandboxed:  # a student's source, compiled by the grader: importing it runs its decorators and defaults
             from softcap_course.grading import sandbox
 
-            passed = {key: environment[key] for key in ("TRITON_CACHE_DIR", "TRITON_DEFAULT_FP_FUSION", "TRITON_HOME")}
+            passed = {key: environment[key] for key in ("TRITON_CACHE_DIR", "TRITON_DEFAULT_FP_FUSION", "TRITON_HOME",
+                                                        "TRITON_INTERPRET")}
             argv = sandbox.command(argv, scratch=folder, cwd=folder, environment=passed)
         result = subprocess.run(argv, input=json.dumps(spec), capture_output=True, text=True, timeout=timeout,
                                 env=environment, cwd=folder)

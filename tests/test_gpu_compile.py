@@ -92,3 +92,29 @@ def test_occupancy_follows_the_per_sm_limits():
     light = CompiledKernel("sm_80", "float32", num_warps=8, num_stages=3, shared_bytes=0, registers=24,
                            spilled_bytes=0, cubin_bytes=0, ptx="", ttgir="")
     assert light.occupancy == (8, 64, 1.0) and light.limited_by() == "warp slots"
+
+
+def test_the_grader_compiles_the_submitted_source_in_the_sandbox(monkeypatch):
+    """The grader holds only a proxy of the student's kernel: it compiles the kernel's source read from the submitted
+    cells (decorators, the jit helpers it calls, its literal constants), in the sandbox, with the grader's own
+    TRITON_INTERPRET=1 left out, and names the line as the student's cell numbers it."""
+    from softcap_course import gpu_compile
+    from softcap_course.grading import sandbox
+
+    if sandbox.problem():
+        pytest.skip(sandbox.problem())
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    reference = grading.solution_sources(ASSIGNMENT)["softcap_cross_entropy_kernel"]
+    cells = ["import os\nBLOCK = 64", "# my kernel\n\n" + reference]
+    source = gpu_compile.kernel_source_from_cells(cells, "softcap_cross_entropy_kernel")
+    assert source.parameters[0] == "logits_ptr" and source.def_line == 4  # the decorator is line 3 of its cell
+    compiled = gpu_compile.compile_for_gpu(source, SIGNATURE, {"BLOCK_SIZE": 1024}, targets=("sm_90",),
+                                           dtypes=("bfloat16",), dtype_argument=0, sandboxed=True)
+    assert compiled[0].registers > 0
+    broken = gpu_compile.kernel_source_from_cells(["# my kernel\n\n" + reference.replace("running_sum = 0.0",
+                                                                                          "running_sum = 0")],
+                                                  "softcap_cross_entropy_kernel")
+    with pytest.raises(gpu_compile.CompilationRefused) as refused:
+        gpu_compile.compile_for_gpu(broken, SIGNATURE, {"BLOCK_SIZE": 1024}, targets=("sm_90",), sandboxed=True)
+    line = int(refused.value.message.rsplit("(line ", 1)[1].split(":")[0])
+    assert "for start in range" in ("# my kernel\n\n" + reference).splitlines()[line - 1]
