@@ -115,7 +115,10 @@ def run_on_ranks(function, world_size, *, timeout=30.0):
         kind = raised_class(reply)
         others = [f"rank {r}: {o['original']}: {o['message'].splitlines()[0][:80] if o['message'] else ''}"
                   for r, o in raised if r != rank]
-        raise kind(f"on rank {rank} of {world_size}: {reply['message']}"
+        message = reply["message"] or (
+            "not written yet (it raised NotImplementedError)" if reply["original"] == "NotImplementedError"
+            else f"{reply['original']} with no message")
+        raise kind(f"on rank {rank} of {world_size}: {message}"
                    + (f" (and {'; '.join(others)})" if others else ""))
     missing = [rank for rank, reply in enumerate(replies) if reply is None]
     if missing:

@@ -85,3 +85,17 @@ def test_a_ranks_own_error_is_reported_before_its_partners_broken_connection():
 
     with pytest.raises(ValueError, match="on rank 1 of 2: a target is out of range"):
         run_on_ranks(raises_before_the_collective, 2, timeout=10.0)
+
+
+def test_an_unwritten_function_says_so_instead_of_an_empty_message():
+    def blank(rank, world):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError, match=r"on rank 0 of 2: not written yet \(it raised NotImplementedError\)"):
+        run_on_ranks(blank, 2, timeout=20.0)
+
+    def silent(rank, world):
+        raise KeyError()
+
+    with pytest.raises(Exception, match="KeyError with no message"):
+        run_on_ranks(silent, 1, timeout=20.0)

@@ -406,7 +406,7 @@ FAKE_CHECKS_FOR_A_KERNEL = '''
 import sys, types
 import softcap_course.checks as real_checks
 fake = types.ModuleType("softcap_course.checks")
-for name in ("expect_call", "expect_close", "expect_raises", "expect", "expect_gradient"):
+for name in real_checks.__all__:  # every check does nothing (and passes)
     setattr(fake, name, lambda *args, **kwargs: None)
 fake.quietly = real_checks.quietly  # warnings stay out of stderr, as with the real checks
 sys.modules["softcap_course.checks"] = fake

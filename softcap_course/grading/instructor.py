@@ -493,7 +493,7 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
             pending = [s for s in graded if force or needs_grading(state.root, assignment, s)]
             skipped = len(graded) - len(pending)
             print(f"{assignment}: autograding {count(len(pending), 'submission')}" +
-                  (f" ({skipped} already graded and unchanged: skipped; --force regrades them)" if skipped else ""),
+                  (f" ({skipped} already graded and unchanged: skipped; make grade FORCE=1 or --force regrades them)" if skipped else ""),
                   flush=True)
             plans[assignment] = Plan(graded, runnable, pending)
         run_workers(state, plans)
