@@ -84,6 +84,19 @@ if "autograde" in sys.argv[1:2]:
                  f"(apt-get install bubblewrap) on a machine with user namespaces, or set {sandbox.ALLOW_UNSANDBOXED}=1 "
                  "to grade without it, at your own risk: student code then runs with your rights.")
 
+# `nbgrader validate` prints its verdict and nothing else: no "Validating ..." line, and a kernel on Unix sockets in a
+# folder of its own (on TCP, ipykernel warns on every start that the connection is not encrypted).
+if sys.argv[1:2] == ["validate"]:
+    import atexit
+    import shutil
+    import tempfile
+
+    c.ValidateApp.log_level = "WARN"
+    _sockets = tempfile.mkdtemp(prefix="softcap-validate-")
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = os.path.join(_sockets, "kernel")
+    atexit.register(shutil.rmtree, _sockets, ignore_errors=True)
+
 # The score that counts is decided outside the student's process (softcap_course/grading/verification.py): a sandboxed worker
 # holds the submission's functions, and this process runs every test cell against it. The kernel runs the test
 # cells' visible parts (students' feedback); a cell that passed there but fails here scores 0 and is reported.

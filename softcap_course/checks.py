@@ -54,7 +54,7 @@ _fabs = _math.fabs
 _asarray = np.asarray
 _float64 = np.float64
 
-__all__ = ["quietly", "expect_kernel_compiles", "expect_call", "expect_raises", "expect_close", "expect_gradient", "expect", "call_repr", "tolerance",
+__all__ = ["quietly", "expect_kernel_compiles", "expect_vocab_parallel", "expect_call", "expect_raises", "expect_close", "expect_gradient", "expect", "call_repr", "tolerance",
            "ROUNDING_UNITS", "EPS"]
 
 # How many units of rounding (eps times the problem's size) a backward-stable answer may be off by.
@@ -105,6 +105,8 @@ def _short(value, limit=220):
         text = f"np.array({body}, dtype={value.dtype})" if value.ndim else f"{value.dtype.name}({value.item()!r})"
     elif isinstance(value, np.generic):
         text = f"{value.dtype.name}({value.item()!r})"
+    elif callable(value) and isinstance(getattr(value, "__name__", None), str) and not isinstance(value, type):
+        text = value.__name__  # a function passed to a helper (run_vocab_parallel(f, ...)) by its name
     else:
         text = repr(value)
     text = " ".join(text.split())
@@ -254,14 +256,17 @@ def _nonfinite_mismatch(got, expected):
 def _lower_precision(error, size, expected, eps):
     """The name of a lower-precision dtype whose rounding this error is, or None.
 
-    The error must be the size of one or two roundings of that dtype at the problem's size (between a tenth of
-    ``eps_low * size`` and ``2 * eps_low * size``): the most that rounding an answer, or one intermediate, to it costs.
+    That dtype is the next one down from the problem's. The error must be the size of one or two roundings of that
+    dtype at the problem's size (between a tenth of ``eps_low * size`` and ``2 * eps_low * size``): the most that
+    rounding an answer, or one intermediate, to it costs.
     A larger error is a wrong value, whatever its relative size: a formula that is off by 3 % is not rounding.
     """
     # float16 (eps 2**-10) and bfloat16 (eps 2**-7) are too close for an error to tell them apart: one label for both.
+    # Only the next precision down is a plausible slip (a float64 problem computed in float32, a float32 one through
+    # bfloat16): an error of bfloat16's size in a float64 answer is a wrong value.
     for name, low, high in (("float32", EPS["float32"], EPS["float32"]),
                             ("float16 or bfloat16", EPS["float16"], EPS["bfloat16"])):
-        if low > 8 * eps and low / 10 <= error / size <= 2 * high:
+        if 8 * eps < low <= 2.0**30 * eps and low / 10 <= error / size <= 2 * high:
             return name
     return None
 
@@ -345,7 +350,8 @@ def expect_close(got, expected, *, call="the result", hint="", dtype=None, scale
                        hint=_pick_hint(hint, "rounding") or
                        "the formula looks right but loses digits: a large number subtracted from another of the same "
                        "size, a sum of many terms in low precision, or an intermediate rounded to a lower precision")
-    raise _failure(label, f"wrong value at index {where}: expected {e:.6g}, got {g:.6g}", call=call,
+    digits = next((d for d in range(6, 18) if f"{e:.{d}g}" != f"{g:.{d}g}"), 17)  # enough to tell them apart
+    raise _failure(label, f"wrong value at index {where}: expected {e:.{digits}g}, got {g:.{digits}g}", call=call,
                    expected=expected, got=got, details=[exact + f"; {allowed_text}"], hint=_pick_hint(hint, "value"))
 
 
@@ -502,6 +508,151 @@ def expect_kernel_compiles(kernel, *, name, signature, constexprs, dtypes, dtype
                        call=f"triton.compile of {name} for {target}, {refused.dtype} logits, "
                             + ", ".join(f"{k}={v}" for k, v in constexprs.items()),
                        details=[f"compiler: {refused.message}"], hint=hint) from None
+
+
+# ------------------------------------------------------------------------------------ chapter 8: several processes
+
+
+def _agree(got, expected):
+    """Whether a float64 tensor ``got`` matches ``expected`` to 0.1 % (a diagnosis, not a grade)."""
+    import torch
+
+    return got.shape == expected.shape and bool(torch.allclose(got, expected, rtol=1e-3, atol=1e-6))
+
+
+def _vocab_loss_diagnosis(losses, s, targets, valid, columns):
+    """What the ranks' losses show, from hypotheses computed in float64: a hint for the mistake that explains them,
+    or "" when none does. ``columns`` holds each rank's (start, stop)."""
+    import torch
+
+    if not valid.any() or any(loss is None for loss in losses):
+        return ""
+    rows = torch.arange(s.shape[0])[valid]
+    target_logit = s[rows, targets[valid]]
+    lse = torch.logsumexp(s, dim=1)[valid]
+    n_valid = int(valid.sum())
+    got = torch.tensor(losses, dtype=torch.float64)
+
+    def explains(candidates):
+        return _agree(got, torch.stack(candidates))
+
+    if float(got.max() - got.min()) > 1e-4 * max(1.0, float(got.abs().max())):
+        owned = [int((valid & (targets >= a) & (targets < b)).sum()) for a, b in columns]
+        if all(o > 0 for o in owned) and explains([(lse - target_logit).sum() / o for o in owned]):
+            return (f"each rank divided by the number of targets in its own columns: divide the summed losses by the "
+                    f"number of valid targets of all rows ({n_valid} here), the same on every rank")
+        if explains([(torch.logsumexp(s[valid, a:b], dim=1) - target_logit).mean() for a, b in columns]):
+            return ("each rank's log-sum-exp covers only its own columns: all-reduce (SUM) the row sums of "
+                    "exp(s - max) across the ranks before taking the log")
+        # Each rank's sum taken against its own maximum, the sums added up, the log taken against one's own maximum.
+        local_max = [s[valid, a:b].max(dim=1).values for a, b in columns]
+        mixed = sum(torch.exp(s[valid, a:b] - m[:, None]).sum(dim=1) for (a, b), m in zip(columns, local_max))
+        if explains([(m + torch.log(mixed) - target_logit).mean() for m in local_max]):
+            return ("each rank shifted by its own row maximum: all-reduce the row maxima (MAX) first, and shift "
+                    "every rank's exponentials by that global maximum before the sums are added up")
+        return (f"the ranks returned different losses ({', '.join(f'{loss:.6g}' for loss in losses)}): every rank "
+                "must end with the same loss, over the whole vocabulary and all valid rows")
+    clamped = sum(s[rows, (targets[valid] - a).clamp(0, b - a - 1) + a] for a, b in columns)
+    if explains([(lse - clamped).mean()] * len(losses)):
+        return ("the target's logit comes from every rank: only the rank whose columns hold the target contributes "
+                "it to the all-reduce, the others add 0")
+    return ""
+
+
+def _vocab_grad_diagnosis(got, expected, s, cap, lse_local, onehot, scale_factor, world):
+    """What one rank's gradient shows (all float64, this rank's columns): a hint for the mistake, or ""."""
+    import torch
+
+    if got is None or got.shape != expected.shape or not bool(torch.isfinite(got).all()):
+        return ""
+    norm = float((expected * expected).sum())
+    factor = float((got * expected).sum()) / norm if norm > 0 else 0.0
+    if norm > 0 and _agree(got, factor * expected) and abs(factor - 1) > 1e-3:
+        if abs(factor - world) < 1e-3 * world and world > 1:
+            return (f"the gradient is {world} times too large, the number of ranks: the loss went through a "
+                    "differentiable all-reduce (SUM), so backward added every rank's copy; only the forward "
+                    "communicates, the backward of your columns needs none")
+        if abs(factor * scale_factor - 1) < 1e-3 and scale_factor != 1:
+            return "multiply by grad_loss, the gradient flowing into the loss"
+        return f"the gradient is {factor:.4g} times the right one: check the factors (1 / n_valid, grad_loss)"
+    slope = 1 - (s / cap) ** 2
+    if _agree(got * slope, expected) and not _agree(slope, torch.ones_like(slope)):
+        return "multiply by the softcap's slope 1 - (s / cap) ** 2: the loss is a function of x through s"
+    softmax_local = torch.exp(s - lse_local[:, None])
+    local = (softmax_local - onehot) * slope
+    local_norm = float((local * local).sum())
+    if local_norm > 0 and _agree(got, float((got * local).sum()) / local_norm * local):
+        return ("the softmax must be taken against the GLOBAL log-sum-exp of each row (the one the forward "
+                "all-reduced), not your shard's own")
+    return ""
+
+
+def expect_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=None, grad_loss=1.0, replicas=1,
+                          gradient=True, loss_hint="", grad_hint=""):
+    """Chapter 8: ``run_vocab_parallel`` runs ``function`` on shards of ``logits`` of the given widths (times
+    ``replicas``); every rank's loss, and the gradient of its columns, must match autograd through ``F.cross_entropy``
+    of the softcapped logits over the whole vocabulary, in float64, to the precision policy (the capped logits lie
+    in [-cap, cap]: the problem's size is max(1, cap)). A wrong rank gets a hint chosen by what its numbers show
+    (ranks that disagree, a mean over the wrong count, one shard's log-sum-exp, a gradient off by a factor or by the
+    softcap's slope); otherwise the call's own hint."""
+    __tracebackhide__ = True
+    import torch
+    import torch.nn.functional as F
+
+    from softcap_course.distributed import run_vocab_parallel
+
+    ignore = -100 if ignore_index is None else ignore_index
+    with _quietly():
+        ranks = run_vocab_parallel(function, logits, targets, cap, widths, ignore_index=ignore_index,
+                                   grad_loss=grad_loss, replicas=replicas)
+    x = logits.detach().double().requires_grad_(True)
+    t = torch.as_tensor(targets).long()
+    s = cap * torch.tanh(x / cap)
+    expected_loss = F.cross_entropy(s, t, ignore_index=ignore)
+    (grad_loss * expected_loss).backward()
+    s, expected_loss = s.detach(), expected_loss.detach()
+    valid = t != ignore
+    n_valid = int(valid.sum())
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    size = max(1.0, cap)
+    setup = (f"{len(widths) * replicas} processes, {logits.shape[0]} x {logits.shape[1]} "
+             f"{_dtype_name(logits.dtype)} logits split into shards of {list(widths)}"
+             + (f", {replicas} independent groups" if replicas > 1 else ""))
+    starts = [sum(widths[:i]) for i in range(len(widths))]
+    columns = [(a, a + w) for a, w in zip(starts, widths)]
+    losses = []
+    for r in ranks:
+        try:
+            losses.append(float(r.loss))
+        except (TypeError, ValueError, RuntimeError):
+            losses.append(None)
+    for replica in range(replicas):
+        group = [r for r in ranks if r.replica == replica]
+        diagnosis = _vocab_loss_diagnosis([losses[r.rank] for r in group], s, t, valid, columns)
+        for r in group:
+            expect_close(r.loss, expected_loss, call=f"the loss on rank {r.rank} ({setup})", dtype=dtype, scale=size,
+                         hint=diagnosis or loss_hint)
+    if not gradient:
+        return None
+    world = len(widths)
+    for r in ranks:
+        a, b = columns[r.rank % world]
+        if r.grad is None:
+            expect(False, f"rank {r.rank} ({setup}): its shard got no gradient. Hint: the loss must come from an "
+                          "autograd Function (or differentiable operations) that reaches local_logits")
+        onehot = torch.zeros(s.shape[0], b - a, dtype=torch.float64)
+        rows = torch.arange(s.shape[0])
+        mine = valid & (t >= a) & (t < b)
+        onehot[rows[mine], t[mine] - a] = 1.0
+        expected_grad = x.grad[:, a:b]
+        got = r.grad.detach().double() if isinstance(r.grad, torch.Tensor) else None
+        diagnosis = _vocab_grad_diagnosis(
+            got, expected_grad, s[:, a:b], cap, torch.logsumexp(s[:, a:b], dim=1), onehot,
+            grad_loss, world) if n_valid else ""
+        expect_close(r.grad, expected_grad, call=f"the gradient of rank {r.rank}'s columns {a} to {b - 1} ({setup})",
+                     dtype=logits.dtype if logits.dtype in (torch.float32, torch.float64) else logits.dtype,
+                     scale=abs(grad_loss) * size / max(n_valid, 1), hint=diagnosis or grad_hint)
+    return None
 
 
 class _ReadOnlyModule(_types.ModuleType):

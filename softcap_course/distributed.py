@@ -39,11 +39,90 @@ class RankResult:
     vocab_start: int
     loss: object  # the loss tensor this rank returned (detached), or whatever else it returned
     grad: object  # the gradient of this rank's shard (None if the loss did not reach it)
+    moved: int = 0  # numbers this rank's collectives carried, forward and backward (see count_collectives)
 
 
 def shard_widths(vocab, ranks):
     """Widths of ``ranks`` shards of ``vocab`` columns, as even as possible (the first ones one wider)."""
     return [vocab // ranks + (1 if r < vocab % ranks else 0) for r in range(ranks)]
+
+
+# What each collective carries, in numbers (tensor elements), from its arguments: an all-reduce carries its tensor, an
+# all-gather what it gathers, a point-to-point call what it sends or receives. An object collective carries its
+# pickled bytes, counted at 4 bytes a number.
+def _numel(tensor):
+    return int(tensor.numel()) if hasattr(tensor, "numel") else 0
+
+
+def _total(tensors):
+    return sum(_numel(t) for t in (tensors or ()))
+
+
+def _pickled(objects):
+    return sum(len(pickle.dumps(o)) // 4 for o in (objects or ()) if o is not None)
+
+
+def _world(kwargs, args, index):
+    import torch.distributed as dist
+
+    group = kwargs.get("group", args[index] if len(args) > index else None)
+    return dist.get_world_size(group)
+
+
+_CARRIED = {
+    "all_reduce": lambda a, k: _numel(a[0] if a else k.get("tensor")),
+    "reduce": lambda a, k: _numel(a[0] if a else k.get("tensor")),
+    "broadcast": lambda a, k: _numel(a[0] if a else k.get("tensor")),
+    "send": lambda a, k: _numel(a[0] if a else k.get("tensor")),
+    "recv": lambda a, k: _numel(a[0] if a else k.get("tensor")),
+    "isend": lambda a, k: _numel(a[0] if a else k.get("tensor")),
+    "irecv": lambda a, k: _numel(a[0] if a else k.get("tensor")),
+    "all_gather": lambda a, k: _total(a[0] if a else k.get("tensor_list")),
+    "all_gather_into_tensor": lambda a, k: _numel(a[0] if a else k.get("output_tensor")),
+    "reduce_scatter": lambda a, k: _total(a[1] if len(a) > 1 else k.get("input_list")),
+    "reduce_scatter_tensor": lambda a, k: _numel(a[1] if len(a) > 1 else k.get("input")),
+    "all_to_all": lambda a, k: _total(a[1] if len(a) > 1 else k.get("input_tensor_list")),
+    "all_to_all_single": lambda a, k: _numel(a[1] if len(a) > 1 else k.get("input")),
+    "gather": lambda a, k: _numel(a[0] if a else k.get("tensor")) * _world(k, a, 3),
+    "scatter": lambda a, k: _numel(a[0] if a else k.get("tensor")) * _world(k, a, 3),
+    "batch_isend_irecv": lambda a, k: sum(_numel(op.tensor) for op in (a[0] if a else k.get("p2p_op_list"))),
+    "all_gather_object": lambda a, k: _pickled([a[1] if len(a) > 1 else k.get("obj")]) * _world(k, a, 2),
+    "broadcast_object_list": lambda a, k: _pickled(a[0] if a else k.get("object_list")),
+    "gather_object": lambda a, k: _pickled([a[0] if a else k.get("obj")]) * _world(k, a, 3),
+    "scatter_object_list": lambda a, k: _pickled(a[1] if len(a) > 1 else k.get("scatter_object_input_list")),
+}
+
+
+def count_collectives():
+    """Wrap ``torch.distributed``'s collectives in this process so that each adds what it carries to a counter;
+    returns a function that reads the counter. Meant for a rank's own (forked) process: the wrapping lasts as long
+    as the process."""
+    import torch.distributed as dist
+    import torch.distributed.distributed_c10d as c10d
+
+    carried, depth = [0], [0]
+
+    def counted(name, original):
+        def collective(*args, **kwargs):
+            if depth[0] == 0:  # the outermost call only: all_gather_object is made of all_gathers of its own
+                try:
+                    carried[0] += _CARRIED[name](args, kwargs)
+                except Exception:  # noqa: BLE001 (wrong arguments: the collective itself says what is wrong)
+                    pass
+            depth[0] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+        collective._counted = True
+        return collective
+
+    for name in _CARRIED:
+        for module in (dist, c10d):
+            original = getattr(module, name, None)
+            if original is not None and not getattr(original, "_counted", False):
+                setattr(module, name, counted(name, original))
+    return lambda: carried[0]
 
 
 def _rank_main(function, rank, world, store, timeout, pipe):
@@ -154,10 +233,11 @@ def run_vocab_parallel(function, logits, targets, cap, widths, *, ignore_index=N
             if replicas > 1 else []
         call_kwargs = dict(kwargs, group=groups[replica]) if groups else dict(kwargs)
         local = shards[index].clone().requires_grad_(True)
+        moved = count_collectives()
         loss = function(local, targets, cap, starts[index], **call_kwargs)
         if isinstance(loss, torch.Tensor) and loss.requires_grad:
             (loss * grad_loss).backward()
         return RankResult(rank, replica, starts[index], loss.detach() if isinstance(loss, torch.Tensor) else loss,
-                          local.grad)
+                          local.grad, moved())
 
     return run_on_ranks(one_rank, len(widths) * replicas, timeout=timeout)

@@ -85,3 +85,14 @@ def failing_outputs(root, assignment, student):
                 grade_id = nbgrader_meta(cell).get("grade_id", "?")
                 messages.append(f"[{grade_id}] {output['ename']}: {output['evalue']}")
     return "\n".join(messages) or "(no cell raised)"
+
+
+def cell_failure(root, assignment, student, grade_id):
+    """What the test cell ``grade_id`` of a student's autograded notebook printed when it failed (its error's name
+    and message, as the student's feedback shows them), or "" when it passed."""
+    path = Path(root) / "autograded" / student / assignment / f"{assignment}.ipynb"
+    for cell in json.loads(path.read_text())["cells"]:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            return "\n".join(f"{o['ename']}: {o['evalue']}" for o in cell.get("outputs", [])
+                             if o.get("output_type") == "error")
+    raise KeyError(f"{assignment} has no cell {grade_id}")

@@ -361,3 +361,15 @@ def test_an_error_of_bfloat16_size_is_named_as_low_precision_rounding():
     with pytest.raises(AssertionError) as failure:
         expect_close(through_bf16, exact.double(), call="log_of_counts(...)", dtype=torch.float32)
     assert "off by float16 or bfloat16 rounding" in str(failure.value).splitlines()[0]
+
+
+def test_a_float64_answer_off_by_bfloat16_size_is_a_wrong_value_with_its_hint():
+    """bfloat16 is not the slip a float64 computation makes (float32 is): an error of that size is a wrong formula."""
+    import torch
+
+    exact = torch.tensor([1.0, 3.0, 7.0], dtype=torch.float64)
+    with pytest.raises(AssertionError) as failure:
+        expect_close(exact * (1 + 2.0**-8), exact, call="grads(...)", dtype=torch.float64,
+                     hint="add every chunk's part")
+    assert "wrong value" in str(failure.value).splitlines()[0] and "add every chunk's part" in str(failure.value)
+    assert "bfloat16" not in str(failure.value)

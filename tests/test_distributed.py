@@ -99,3 +99,52 @@ def test_an_unwritten_function_says_so_instead_of_an_empty_message():
 
     with pytest.raises(Exception, match="KeyError with no message"):
         run_on_ranks(silent, 1, timeout=20.0)
+
+
+def _collectives(rank, world):
+    """Every kind of collective once, on a tensor of 5 numbers (objects: a list of 100 floats); returns the count."""
+    import pickle
+
+    import torch.distributed as dist
+
+    from softcap_course.distributed import count_collectives
+
+    moved = count_collectives()
+    x = torch.ones(5)
+    dist.all_reduce(x)
+    dist.broadcast(x, src=0)
+    dist.all_gather([torch.empty(5) for _ in range(world)], x)
+    dist.all_gather_into_tensor(torch.empty(5 * world), x)
+    counts = {"reduce_and_gather": moved()}
+    dist.all_gather_object([None] * world, [0.5] * 100)
+    counts["object"] = moved() - counts["reduce_and_gather"]
+    counts["pickled_numbers"] = len(pickle.dumps([0.5] * 100)) // 4
+    return counts
+
+
+def test_collectives_are_counted_in_the_numbers_they_carry():
+    """An all-reduce or broadcast of 5 numbers carries 5; an all-gather, what it gathers (5 per rank); an object,
+    its pickled size at 4 bytes a number, once per rank."""
+    for counts in run_on_ranks(_collectives, 3):
+        assert counts["reduce_and_gather"] == 5 + 5 + 15 + 15
+        assert counts["object"] == 3 * counts["pickled_numbers"]
+
+
+def test_a_gathered_vocabulary_is_counted_and_three_all_reduces_are_not_much():
+    import torch.distributed as dist
+
+    def three_all_reduces(local, targets, cap, vocab_start, group=None):
+        stats = torch.zeros(3, local.shape[0])
+        dist.all_reduce(stats[0].contiguous(), op=dist.ReduceOp.MAX, group=group)
+        dist.all_reduce(stats[1].contiguous(), group=group)
+        dist.all_reduce(stats[2].contiguous(), group=group)
+        return local.sum() * 0
+
+    def gathers(local, targets, cap, vocab_start, group=None):
+        shards = [torch.empty_like(local) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(shards, local.detach(), group=group)
+        return local.sum() * 0
+
+    logits, targets = torch.zeros(4, 600), torch.zeros(4, dtype=torch.long)
+    assert [r.moved for r in run_vocab_parallel(three_all_reduces, logits, targets, 30.0, [300, 300])] == [12, 12]
+    assert [r.moved for r in run_vocab_parallel(gathers, logits, targets, 30.0, [300, 300])] == [2400, 2400]

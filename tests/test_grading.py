@@ -8,6 +8,8 @@ from conftest import student_id
 from mutants import dependents, entries
 
 ASSIGNMENTS = grading.assignments()
+# Assignments whose wrong entries each name the words their failure must show (the hint meant for that mistake).
+MESSAGES_CHECKED = ("06-softcap-gpu", "07-softcap-triton", "08-vocab-parallel")
 ENTRIES = [(a, e) for a in ASSIGNMENTS for e in entries(a)]
 WRONG = [(a, e) for a, e in ENTRIES if e.kind == "wrong"]
 RIGHT = [(a, e) for a, e in ENTRIES if e.kind == "right"]
@@ -100,6 +102,8 @@ def test_mutant_table_covers_every_graded_function(assignment):
         if entry.kind == "wrong":
             assert entry.caught_by in tests, f"{entry.name}: no test cell {entry.caught_by}"
             assert entry.why, f"{entry.name}: say what is wrong with it in its docstring"
+            assert entry.shows or assignment not in MESSAGES_CHECKED, (
+                f"{entry.name}: say which words of the hint meant for this mistake its failure must show (shows=)")
 
 
 @pytest.mark.parametrize(("assignment", "entry"), WRONG, ids=_ids(WRONG))
@@ -110,6 +114,11 @@ def test_wrong_implementation_loses_points_on_its_test(assignment, entry, graded
     assert score < maximum, (f"{entry.name} ({entry.why}) got full marks on {entry.caught_by}; it lost "
                              f"{result.lost() or 'nothing'}")
     assert result.total < result.max_total
+    if entry.shows:  # the student is told the real mistake, not another one (compared without line breaks)
+        shown = grading.cell_failure(root, assignment, student_id(entry), entry.caught_by)
+        assert "".join(entry.shows.lower().split()) in "".join(shown.lower().split()), (
+            f"{entry.name} ({entry.why}) failed {entry.caught_by}, but what the student sees does not say "
+            f"{entry.shows!r}:\n{shown}")
     # Its own tests, and those of the functions that call it (a kernel's mistake shows in its launcher's tests too).
     own = (entry.target, *dependents(assignment).get(entry.target, ()))
     others = {name: s for name, s in result.lost().items() if not name.startswith(tuple(f"test_{f}" for f in own))}
@@ -124,3 +133,19 @@ def test_alternative_correct_implementation_gets_full_marks(assignment, entry, g
     assert result.total == result.max_total, (
         f"{entry.name} ({entry.why}) is correct but lost {result.lost()}:\n"
         f"{grading.failing_outputs(root, assignment, student_id(entry))}")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_complete_notebook_validates_with_nothing_but_the_verdict(assignment, tmp_path):
+    """What a student sees from `nbgrader validate` (run from the course root, as the README says) when every answer is
+    right: the verdict alone. No cell output nbgrader warns about, no log line, no kernel warning."""
+    import subprocess
+
+    import nbformat
+
+    path = tmp_path / f"{assignment}.ipynb"
+    nbformat.write(grading.submission(assignment, grading.solution_sources(assignment)), str(path))
+    result = subprocess.run([grading.BIN / "nbgrader", "validate", path], cwd=grading.REPO, capture_output=True,
+                            text=True, env=grading.classroom.tool_env(), timeout=600)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "Success! Your notebook passes all the tests.\n")
+    assert not list(tmp_path.glob("kernel-*")), "the kernel's sockets are left behind"

@@ -278,7 +278,7 @@ def _serve(namespace, request):
         logits, targets, cap, widths = decode(request["args"])
         ranks = run_vocab_parallel(namespace[request["vocab_parallel"]], logits, targets, cap, widths,
                                    **decode(request["kwargs"]))
-        return {"ranks": [encode([r.rank, r.replica, r.vocab_start, r.loss, r.grad]) for r in ranks]}
+        return {"ranks": [encode([r.rank, r.replica, r.vocab_start, r.loss, r.grad, r.moved]) for r in ranks]}
     for key, value in request.get("env", {}).items():
         if value is None:
             os.environ.pop(key, None)

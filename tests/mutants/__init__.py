@@ -21,6 +21,7 @@ class Entry:
     source: str  # the cell's new source
     caught_by: str = ""  # wrong entries: the test cell meant to catch it
     why: str = ""
+    shows: str = ""  # wrong entries: words the failure of ``caught_by`` must show the student (the hint meant for it)
 
 
 def _register(module, entry):
@@ -30,14 +31,14 @@ def _register(module, entry):
     module_entries.append(entry)
 
 
-def wrong(target, caught_by):
+def wrong(target, caught_by, shows=""):
     """Decorator: the function is a wrong version of ``target``; its docstring says what is wrong."""
     def register(function):
         from grading import function_source
 
         _register(function.__globals__, Entry("wrong", target, function.__name__,
                                               function_source(function, target), caught_by,
-                                              (function.__doc__ or "").strip()))
+                                              (function.__doc__ or "").strip(), shows))
         return function
     return register
 
@@ -54,22 +55,23 @@ def right(target):
     return register
 
 
-def wrong_source(namespace, target, name, source, caught_by, why):
+def wrong_source(namespace, target, name, source, caught_by, why, shows=""):
     """A wrong answer cell given as source (for answer cells that are not functions)."""
-    _register(namespace, Entry("wrong", target, name, source, caught_by, why))
+    _register(namespace, Entry("wrong", target, name, source, caught_by, why, shows))
 
 
 def mistakes(namespace, assignment, target):
     """The function ``mistake(name, caught_by, why, *edits)`` of one graded function: it registers as a wrong entry
-    the reference answer of ``target`` with each ``(old, new)`` edit made in turn. Each ``old`` must occur exactly
-    once, so that a change of the reference cannot silently turn a mutant into a copy of it, or edit the wrong place."""
+    the reference answer of ``target`` with each ``(old, new)`` edit made in turn (``shows=``: see ``Entry.shows``).
+    Each ``old`` must occur exactly once, so that a change of the reference cannot silently turn a mutant into a copy
+    of it, or edit the wrong place."""
     from grading import solution_sources
 
     reference = solution_sources(assignment)[target]
 
-    def mistake(name, caught_by, why, *edits):
+    def mistake(name, caught_by, why, *edits, shows=""):
         source = _edited(reference, edits, f"{assignment} {target}/{name}", f"the reference answer (solutions/{assignment})")
-        wrong_source(namespace, target, name, source, caught_by, why)
+        wrong_source(namespace, target, name, source, caught_by, why, shows)
 
     return mistake
 

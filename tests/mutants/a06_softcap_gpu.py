@@ -16,34 +16,44 @@ wrong_sce("backward_with_tanh_of_raw_logits", "test_softcap_cross_entropy_grad",
           "Uses 1 - tanh(x) ** 2 for the softcap's derivative: the derivative of tanh(x), not of cap * tanh(x / cap).",
           ("ctx.save_for_backward(capped, safe, keep, count)", "ctx.save_for_backward(capped, safe, keep, count, raw)"),
           ("capped, safe, keep, count = ctx.saved_tensors", "capped, safe, keep, count, raw = ctx.saved_tensors"),
-          ("grad *= 1.0 - (capped / cap) ** 2", "grad *= 1.0 - torch.tanh(raw.to(grad.dtype)) ** 2"))
+          ("grad *= 1.0 - (capped / cap) ** 2", "grad *= 1.0 - torch.tanh(raw.to(grad.dtype)) ** 2"),
+          shows="forgets the / cap")
 wrong_sce("gradient_divided_by_all_rows", "test_softcap_cross_entropy_ignore_index",
           "Divides the gradient by the number of rows instead of the number of valid targets.",
-          ("(grad_loss / count)", "(grad_loss / keep.shape[0])"))
+          ("(grad_loss / count)", "(grad_loss / keep.shape[0])"),
+          shows="do not count in the mean")
 wrong_sce("gradient_not_averaged", "test_softcap_cross_entropy_grad",
           "Forgets to divide the gradient by the number of valid targets: the gradient of the sum, not the mean.",
-          ("(grad_loss / count)", "grad_loss"))
+          ("(grad_loss / count)", "grad_loss"),
+          shows="/ number of valid rows")
 wrong_sce("loss_in_input_dtype", "test_softcap_cross_entropy_dtypes",
           "Computes the softcap and the loss in the logits' dtype: a bfloat16 loss.",
-          ("wide = torch.float64 if raw.dtype == torch.float64 else torch.float32", "wide = raw.dtype"))
+          ("wide = torch.float64 if raw.dtype == torch.float64 else torch.float32", "wide = raw.dtype"),
+          shows="must give a float32 scalar loss")
 wrong_sce("ignored_rows_not_zeroed", "test_softcap_cross_entropy_ignore_index",
           "Leaves softmax - onehot(0) in the gradient of the rows whose target is ignore_index.",
-          ("grad = torch.where(keep[:, None], grad * (grad_loss / count), 0.0)", "grad = grad * (grad_loss / count)"))
+          ("grad = torch.where(keep[:, None], grad * (grad_loss / count), 0.0)", "grad = grad * (grad_loss / count)"),
+          shows="get a zero gradient")
 wrong_sce("ignores_grad_loss", "test_softcap_cross_entropy_grad",
           "Does not multiply by the incoming gradient grad_loss (wrong as soon as the loss is scaled).",
-          ("(grad_loss / count)", "(1.0 / count)"))
+          ("(grad_loss / count)", "(1.0 / count)"),
+          shows="multiply by grad_loss")
 wrong_sce("no_softcap_derivative", "test_softcap_cross_entropy_grad",
           "Returns softmax - onehot without the softcap's derivative 1 - (s / cap) ** 2.",
-          ("grad *= 1.0 - (capped / cap) ** 2", "pass"))
+          ("grad *= 1.0 - (capped / cap) ** 2", "pass"),
+          shows="multiply by the softcap's derivative")
 wrong_sce("no_cap_check", "test_softcap_cross_entropy_errors",
           "Accepts cap <= 0, inf and nan, and returns nonsense instead of raising.",
-          ("if not (math.isfinite(cap) and cap > 0):", "if False:"))
+          ("if not (math.isfinite(cap) and cap > 0):", "if False:"),
+          shows="cap is positive and finite")
 wrong_sce("negative_targets_accepted", "test_softcap_cross_entropy_errors",
           "Checks only targets >= V: a target of -1 silently picks the last logit.",
-          ("((targets < 0) | (targets >= vocab))", "(targets >= vocab)"))
+          ("((targets < 0) | (targets >= vocab))", "(targets >= vocab)"),
+          shows="negative indices must not wrap around")
 
 
-@wrong("softcap_cross_entropy", caught_by="test_softcap_cross_entropy_grad")
+@wrong("softcap_cross_entropy", caught_by="test_softcap_cross_entropy_grad",
+       shows="torch.autograd.Function")
 def plain_autograd_no_function(logits, targets, cap, ignore_index=-100):
     """The plain formula, differentiated by autograd: right numbers, but no hand-written autograd.Function."""
     if not isinstance(cap, (int, float)) or not math.isfinite(cap) or cap <= 0:
@@ -144,45 +154,56 @@ wrong_chunked("materialises_the_full_logits", "test_chunked_linear_softcap_cross
               "Computes hidden @ weight.T for all N rows up front and only chunks the softcap and the loss.",
               ("for start in range(0, h_all.shape[0], chunk_size):",
                "full = h_all @ w.T\n            for start in range(0, h_all.shape[0], chunk_size):"),
-              ("th = (h @ w.T).to(wide)", "th = full[start:start + chunk_size].to(wide).clone()"))
+              ("th = (h @ w.T).to(wide)", "th = full[start:start + chunk_size].to(wide).clone()"),
+              shows="never compute hidden @ weight.T for all rows")
 wrong_chunked("skips_the_last_partial_chunk", "test_chunked_linear_softcap_cross_entropy_partial_chunks",
               "Loops only over full chunks: the rows of a last, shorter chunk (and N < chunk_size) are left out.",
-              ("range(0, h_all.shape[0], chunk_size)", "range(0, h_all.shape[0] - chunk_size + 1, chunk_size)"))
+              ("range(0, h_all.shape[0], chunk_size)", "range(0, h_all.shape[0] - chunk_size + 1, chunk_size)"),
+              shows="leave a last chunk of 1 row")
 wrong_chunked("weight_gradient_not_accumulated", "test_chunked_linear_softcap_cross_entropy_values",
               "Overwrites the weight's gradient with each chunk's instead of adding them up: only the last chunk "
               "counts.",
-              ("grad_w.addmm_(probs.T, h.to(wide).masked_fill(~keep[:, None], 0.0))", "grad_w = probs.T @ h.to(wide)"))
+              ("grad_w.addmm_(probs.T, h.to(wide).masked_fill(~keep[:, None], 0.0))", "grad_w = probs.T @ h.to(wide)"),
+              shows="add every chunk's g.T @ h_chunk")
 wrong_chunked("ignored_rows_not_zeroed", "test_chunked_linear_softcap_cross_entropy_ignore_index",
               "Leaves the gradient of the rows whose target is ignore_index in place.",
               ("probs.masked_fill_(~keep[:, None], 0.0)", "pass"),
-              ("h.to(wide).masked_fill(~keep[:, None], 0.0)", "h.to(wide)"))
+              ("h.to(wide).masked_fill(~keep[:, None], 0.0)", "h.to(wide)"),
+              shows="add nothing to the loss or the gradients")
 wrong_chunked("gradient_divided_by_all_rows", "test_chunked_linear_softcap_cross_entropy_ignore_index",
               "Scales the gradients by 1 / N instead of 1 / (number of valid targets).",
-              (".mul_(scale)", ".mul_(1.0 / h_all.shape[0])"))
+              (".mul_(scale)", ".mul_(1.0 / h_all.shape[0])"),
+              shows="number of valid targets in the whole batch")
 wrong_chunked("loss_in_input_dtype", "test_chunked_linear_softcap_cross_entropy_dtypes",
               "Computes the chunk logits, the softcap and the loss in the input dtype: a bfloat16 loss.",
-              ("wide = torch.float64 if h_all.dtype == torch.float64 else torch.float32", "wide = h_all.dtype"))
+              ("wide = torch.float64 if h_all.dtype == torch.float64 else torch.float32", "wide = h_all.dtype"),
+              shows="must give a float32 scalar loss")
 wrong_chunked("backward_with_tanh_of_raw_logits", "test_chunked_linear_softcap_cross_entropy_values",
               "Uses 1 - tanh(z) ** 2 instead of 1 - tanh(z / cap) ** 2 for the softcap's derivative.",
-              ("probs.mul_(th.mul_(th).neg_().add_(1.0))", "probs.mul_(1.0 - torch.tanh((h @ w.T).to(wide)) ** 2)"))
+              ("probs.mul_(th.mul_(th).neg_().add_(1.0))", "probs.mul_(1.0 - torch.tanh((h @ w.T).to(wide)) ** 2)"),
+              shows="(1 - (s / cap) ** 2)")
 wrong_chunked("ignores_grad_loss", "test_chunked_linear_softcap_cross_entropy_values",
               "Returns the kept gradients without multiplying them by grad_loss (wrong as soon as the loss is scaled).",
               ("return grad_h * grad_loss.to(grad_h.dtype), (grad_w * grad_loss).to(weight_dtype)",
-               "return grad_h, grad_w.to(weight_dtype)"))
+               "return grad_h, grad_w.to(weight_dtype)"),
+              shows="multiply the kept gradients by grad_loss")
 wrong_chunked("no_chunk_size_check", "test_chunked_linear_softcap_cross_entropy_errors",
               "Does not check chunk_size: 0 makes range() fail with an unrelated message, a negative size computes "
               "nothing.",
-              ("if chunk_size < 1:", "if False:"))
+              ("if chunk_size < 1:", "if False:"),
+              shows="chunk_size must be at least 1")
 wrong_chunked("weight_gradient_accumulated_in_low_precision", "test_chunked_linear_softcap_cross_entropy_accumulation",
               "Adds every chunk's weight gradient into a tensor of the weight's own dtype: in bfloat16 or float16 each "
               "addition rounds the running sum again, instead of one rounding of a float32 sum at the end.",
               ("grad_w = torch.zeros(w.shape, dtype=wide, device=w.device)",
                "grad_w = torch.zeros(w.shape, dtype=w.dtype, device=w.device)"),
               ("grad_w.addmm_(probs.T, h.to(wide).masked_fill(~keep[:, None], 0.0))",
-               "grad_w += (probs.T @ h.to(wide).masked_fill(~keep[:, None], 0.0)).to(w.dtype)"))
+               "grad_w += (probs.T @ h.to(wide).masked_fill(~keep[:, None], 0.0)).to(w.dtype)"),
+              shows="in a float32 tensor")
 
 
-@wrong("chunked_linear_softcap_cross_entropy", caught_by="test_chunked_linear_softcap_cross_entropy_memory")
+@wrong("chunked_linear_softcap_cross_entropy", caught_by="test_chunked_linear_softcap_cross_entropy_memory",
+       shows="don't let autograd keep every chunk's logits")
 def autograd_through_chunks(hidden, weight, targets, cap, chunk_size=1024, ignore_index=-100):
     """Loops over chunks of the plain formula and lets autograd differentiate the sum: autograd keeps every
     chunk's logits, tanh and log-softmax for the backward pass, so the whole (N, V) is held after all."""

@@ -19,16 +19,19 @@ wrong_kernel = mistakes(globals(), "07-softcap-triton", "softcap_cross_entropy_k
 wrong_kernel("no_online_rescaling", "test_softcap_cross_entropy_kernel_blocks",
              "Adds each block's exp(s - m') to a running sum taken against the old maximum, without rescaling it by "
              "exp(m - m'): right while the maximum stays in the first block, wrong as soon as a later block raises it.",
-             ("running_sum = running_sum * tl.exp(running_max - next_max) + ", "running_sum = running_sum + "))
+             ("running_sum = running_sum * tl.exp(running_max - next_max) + ", "running_sum = running_sum + "),
+             shows="multiply the running sum by exp(m - m')")
 wrong_kernel("shift_by_cap", "test_softcap_cross_entropy_kernel_values",
              "Shifts the exponentials by the cap, a bound of every capped logit, instead of the row's maximum: no "
              "overflow, but exp(s - cap) underflows to 0 when a whole row lies far below the cap.",
-             ("next_max = tl.maximum(running_max, tl.max(s, axis=0))", "next_max = tl.maximum(running_max, cap)"))
+             ("next_max = tl.maximum(running_max, tl.max(s, axis=0))", "next_max = tl.maximum(running_max, cap)"),
+             shows="not by a constant such as cap")
 wrong_kernel("slope_of_raw_logits", "test_softcap_cross_entropy_kernel_grad",
              "Multiplies by 1 - tanh(x) ** 2, the slope of tanh(x), instead of the softcap's 1 - tanh(x / cap) ** 2.",
              ("        grad = (probability - tl.where(cols == target, 1.0, 0.0)) * (1.0 - t * t) * grad_scale",
               "        raw_t = 1.0 - 2.0 / (tl.exp(2.0 * x) + 1.0)\n"
-              "        grad = (probability - tl.where(cols == target, 1.0, 0.0)) * (1.0 - raw_t * raw_t) * grad_scale"))
+              "        grad = (probability - tl.where(cols == target, 1.0, 0.0)) * (1.0 - raw_t * raw_t) * grad_scale"),
+             shows="tanh(x / cap) (not tanh(x))")
 wrong_kernel("last_partial_block_dropped", "test_softcap_cross_entropy_kernel_values",
              "Loops over whole blocks only (n_cols // BLOCK_SIZE of them) in the first pass: the columns of a last, "
              "partial block, and a row shorter than one block, never reach the log-sum-exp.",
@@ -38,60 +41,72 @@ wrong_kernel("last_partial_block_dropped", "test_softcap_cross_entropy_kernel_va
               "    for start in range(0, n_cols - BLOCK_SIZE + 1, BLOCK_SIZE):\n"
               "        cols = start + tl.arange(0, BLOCK_SIZE)\n"
               "        x = tl.load(row_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)\n"
-              "        # tanh"))
+              "        # tanh"),
+             shows="a row shorter than one block")
 wrong_kernel("padding_counted", "test_softcap_cross_entropy_kernel_values",
              "Loads the columns past the row's end as 0 and leaves them in the sum: each adds exp(0 - m) to it.",
              ("        s = tl.where(cols < n_cols, s, -float(\"inf\"))  # columns past the row's end add exp(-inf) = 0\n",
-              ""))
+              ""),
+             shows="columns past n_cols must add nothing")
 wrong_kernel("padding_loaded_as_minus_inf", "test_softcap_cross_entropy_kernel_values",
              "Loads the columns past the row's end as -inf and leaves out the tl.where after the softcap (the notebook's "
              "Drill 2): the softcap maps -inf to -cap, so each padding column still adds exp(-cap - m) to the sum.",
              ("        x = tl.load(row_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)\n        # tanh",
               "        x = tl.load(row_ptr + cols, mask=cols < n_cols, other=-float(\"inf\")).to(tl.float32)\n        # tanh"),
              ("        s = tl.where(cols < n_cols, s, -float(\"inf\"))  # columns past the row's end add exp(-inf) = 0\n",
-              ""))
+              ""),
+             shows="a -inf loaded there is capped to -cap")
 wrong_kernel("exponentials_never_shifted", "test_softcap_cross_entropy_kernel_saturated",
              "Sums exp(s) of the capped logits directly, without the running maximum: fine while the cap keeps exp(cap) "
              "inside float32, inf as soon as a capped logit passes 88.7.",
              ("running_sum = running_sum * tl.exp(running_max - next_max) + tl.sum(tl.exp(s - next_max), axis=0)",
               "running_sum = running_sum + tl.sum(tl.exp(s), axis=0)"),
-             ("    lse = running_max + tl.log(running_sum)", "    lse = tl.log(running_sum)"))
+             ("    lse = running_max + tl.log(running_sum)", "    lse = tl.log(running_sum)"),
+             shows="shift every exponential by the running maximum")
 # Run in the interpreter, refused by the GPU compiler: each loses the compile test's point and nothing else.
 BLOCK_LOOP = ("        cols = start + tl.arange(0, BLOCK_SIZE)\n"
               "        x = tl.load(row_ptr + cols, mask=cols < n_cols, other=0.0).to(tl.float32)\n        # tanh")
 wrong_kernel("sum_started_as_int", "test_softcap_cross_entropy_kernel_compiles",
              "Starts the running sum as the int 0: the interpreter adds floats to it, the GPU compiler refuses a "
              "loop-carried variable whose type changes from int32 to fp32.",
-             ("    running_sum = 0.0\n", "    running_sum = 0\n"))
+             ("    running_sum = 0.0\n", "    running_sum = 0\n"),
+             shows="start a float accumulator as a float")
 wrong_kernel("break_in_block_loop", "test_softcap_cross_entropy_kernel_compiles",
              "Leaves the block loop with break once past the row's end (it never is): fine in the interpreter, "
              "'unsupported AST node type: Break' for the GPU compiler.",
-             (BLOCK_LOOP, "        if start >= n_cols:\n            break\n" + BLOCK_LOOP))
+             (BLOCK_LOOP, "        if start >= n_cols:\n            break\n" + BLOCK_LOOP),
+             shows="has no break")
 wrong_kernel("return_in_block_loop", "test_softcap_cross_entropy_kernel_compiles",
              "Returns from inside the block loop once past the row's end (it never is): fine in the interpreter, "
              "the GPU compiler cannot have a return inside a for.",
-             (BLOCK_LOOP, "        if start >= n_cols:\n            return\n" + BLOCK_LOOP))
+             (BLOCK_LOOP, "        if start >= n_cols:\n            return\n" + BLOCK_LOOP),
+             shows="a return inside a for loop")
 wrong_kernel("grad_scale_ignored", "test_softcap_cross_entropy_kernel_grad",
              "Writes softmax - onehot times the slope without grad_scale: the gradient of the sum, not of the mean.",
-             ("* (1.0 - t * t) * grad_scale", "* (1.0 - t * t)"))
+             ("* (1.0 - t * t) * grad_scale", "* (1.0 - t * t)"),
+             shows="write grad_scale *")
 wrong_kernel("ignored_rows_computed", "test_softcap_cross_entropy_kernel_ignored_rows",
              "Never compares the target with ignore_index: an ignored row gets a loss and a gradient (its target "
              "never matches a column, so it is softmax * slope).",
              ("    if target == ignore_index:  # an ignored row: no loss, and a zero gradient",
-              "    if False:"))
+              "    if False:"),
+             shows="ignore_index has loss 0")
 wrong_kernel("rows_assumed_contiguous", "test_softcap_cross_entropy_kernel_layout_and_dtypes",
              "Addresses row r at logits_ptr + r * n_cols, ignoring row_stride: wrong for rows stored further apart.",
-             ("row_ptr = logits_ptr + row * row_stride", "row_ptr = logits_ptr + row * n_cols"))
+             ("row_ptr = logits_ptr + row * row_stride", "row_ptr = logits_ptr + row * n_cols"),
+             shows="r * row_stride")
 wrong_kernel("tanh_as_ratio", "test_softcap_cross_entropy_kernel_saturated",
              "Writes tanh(z) as (exp(2z) - 1) / (exp(2z) + 1): inf / inf = NaN as soon as exp(2z) overflows.",
              ("        s = cap * (1.0 - 2.0 / (tl.exp(2.0 * x / cap) + 1.0))",
               "        s = cap * (tl.exp(2.0 * x / cap) - 1.0) / (tl.exp(2.0 * x / cap) + 1.0)"),
              ("        t = 1.0 - 2.0 / (tl.exp(2.0 * x / cap) + 1.0)\n        probability",
-              "        t = (tl.exp(2.0 * x / cap) - 1.0) / (tl.exp(2.0 * x / cap) + 1.0)\n        probability"))
+              "        t = (tl.exp(2.0 * x / cap) - 1.0) / (tl.exp(2.0 * x / cap) + 1.0)\n        probability"),
+             shows="never divides inf by inf")
 wrong_kernel("target_logit_not_capped", "test_softcap_cross_entropy_kernel_values",
              "Subtracts the raw logit of the target, x[target], instead of its capped value s[target].",
              ("        target_logit += tl.sum(tl.where(cols == target, s, 0.0), axis=0)",
-              "        target_logit += tl.sum(tl.where(cols == target, x, 0.0), axis=0)"))
+              "        target_logit += tl.sum(tl.where(cols == target, x, 0.0), axis=0)"),
+             shows="target's capped logit")
 wrong_kernel("gradient_from_block_max", "test_softcap_cross_entropy_kernel_blocks",
              "Writes each block's gradient in the first pass, against the running log-sum-exp so far: the softmax "
              "of the early blocks uses a denominator that is not yet the row's.",
@@ -102,7 +117,8 @@ wrong_kernel("gradient_from_block_max", "test_softcap_cross_entropy_kernel_block
               "        tl.store(row_ptr + cols, early * grad_scale, mask=cols < n_cols)\n"),
              ("    # Pass 2: with the row's log-sum-exp known, each block's gradient is written over the logits it came from.\n"
               "    for start in range(0, n_cols, BLOCK_SIZE):",
-              "    for start in range(0, 0, BLOCK_SIZE):"))
+              "    for start in range(0, 0, BLOCK_SIZE):"),
+             shows="final log-sum-exp of the whole row")
 
 # ---------------------------------------------------------------- softcap_cross_entropy_kernel: right
 
@@ -194,41 +210,51 @@ wrong_wrapper = mistakes(globals(), "07-softcap-triton", "triton_softcap_cross_e
 
 wrong_wrapper("gradient_not_averaged", "test_triton_softcap_cross_entropy_grad",
               "Launches the kernel with grad_scale = 1: the gradient of the sum of the row losses, not of their mean.",
-              ("1.0 / max(n_valid, 1), ignore_index", "1.0, ignore_index"))
+              ("1.0 / max(n_valid, 1), ignore_index", "1.0, ignore_index"),
+              shows="grad_scale = 1 / (number of valid targets)")
 wrong_wrapper("mean_over_all_rows", "test_triton_softcap_cross_entropy_ignore_index",
               "Counts every row, ignored ones included, in the mean and in grad_scale.",
-              ("n_valid = int((targets != ignore_index).sum())", "n_valid = n_rows"))
+              ("n_valid = int((targets != ignore_index).sum())", "n_valid = n_rows"),
+              shows="do not count in the mean")
 wrong_wrapper("ignores_grad_loss", "test_triton_softcap_cross_entropy_grad",
               "Returns the kernel's gradient from backward without multiplying it by the incoming grad_loss.",
-              ("return grad * grad_loss.to(grad.dtype), None", "return grad, None"))
+              ("return grad * grad_loss.to(grad.dtype), None", "return grad, None"),
+              shows="returns grad_loss times the saved gradient")
 wrong_wrapper("overwrites_callers_logits", "test_triton_softcap_cross_entropy_inputs",
               "Hands the kernel the caller's own logits (when they are contiguous): the caller's tensor ends up "
               "holding the gradient.",
-              ("grad = raw.detach().clone(memory_format=torch.contiguous_format)", "grad = raw.detach().contiguous()"))
+              ("grad = raw.detach().clone(memory_format=torch.contiguous_format)", "grad = raw.detach().contiguous()"),
+              shows="changed the logits it was given")
 wrong_wrapper("strides_kept", "test_triton_softcap_cross_entropy_inputs",
               "Copies the logits with clone(), which keeps a transposed tensor's strides: the kernel then reads each "
               "row's entries as if they were next to each other in memory.",
-              ("raw.detach().clone(memory_format=torch.contiguous_format)", "raw.detach().clone()"))
+              ("raw.detach().clone(memory_format=torch.contiguous_format)", "raw.detach().clone()"),
+              shows="contiguous")
 wrong_wrapper("loss_in_logits_dtype", "test_triton_softcap_cross_entropy_dtypes",
               "Keeps the row losses in the logits' dtype: a bfloat16 loss.",
               ("losses = torch.empty(n_rows, dtype=torch.float32, device=raw.device)",
-               "losses = torch.empty(n_rows, dtype=raw.dtype, device=raw.device)"))
+               "losses = torch.empty(n_rows, dtype=raw.dtype, device=raw.device)"),
+              shows="must give a float32 scalar loss")
 wrong_wrapper("float32_gradient_buffer", "test_triton_softcap_cross_entropy_memory",
               "Gives the kernel a float32 buffer and converts the gradient to the logits' dtype in backward: right "
               "values, but for bfloat16 logits twice their size in the buffer plus a converted copy.",
               ("grad = raw.detach().clone(memory_format=torch.contiguous_format)",
                "grad = raw.detach().to(torch.float32, memory_format=torch.contiguous_format, copy=True)"),
               ("return grad * grad_loss.to(grad.dtype), None", "return (grad * grad_loss).to(ctx.raw_dtype), None"),
-              ("ctx.save_for_backward(grad)", "ctx.save_for_backward(grad)\n            ctx.raw_dtype = raw.dtype"))
+              ("ctx.save_for_backward(grad)", "ctx.save_for_backward(grad)\n            ctx.raw_dtype = raw.dtype"),
+              shows="in the logits' dtype (not float32)")
 wrong_wrapper("all_ignored_gives_zero", "test_triton_softcap_cross_entropy_ignore_index",
               "Divides by max(n_valid, 1): with every target ignored the loss is 0 instead of 0 / 0 = NaN.",
-              ("return losses.sum() / n_valid  #", "return losses.sum() / max(n_valid, 1)  #"))
+              ("return losses.sum() / n_valid  #", "return losses.sum() / max(n_valid, 1)  #"),
+              shows="0 / 0 = NaN")
 wrong_wrapper("no_cap_check", "test_triton_softcap_cross_entropy_errors",
               "Accepts cap <= 0, inf and nan, and returns nonsense instead of raising.",
-              ("if not (math.isfinite(cap) and cap > 0):", "if False:"))
+              ("if not (math.isfinite(cap) and cap > 0):", "if False:"),
+              shows="cap is positive and finite")
 wrong_wrapper("negative_targets_accepted", "test_triton_softcap_cross_entropy_errors",
               "Checks only targets >= V: a target of -1 makes the kernel read before the row.",
-              ("((targets < 0) | (targets >= n_cols))", "(targets >= n_cols)"))
+              ("((targets < 0) | (targets >= n_cols))", "(targets >= n_cols)"),
+              shows="negative indices must not wrap around")
 
 # ---------------------------------------------------------------- triton_softcap_cross_entropy: right
 

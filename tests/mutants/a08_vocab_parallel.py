@@ -13,55 +13,86 @@ mistake = mistakes(globals(), "08-vocab-parallel", "vocab_parallel_softcap_cross
 mistake("local_max_only", "test_vocab_parallel_softcap_cross_entropy_values",
       "Shifts each rank's exponentials by its own row maximum and adds them up: sums taken against different "
       "shifts, right only when every rank's maximum is the same.",
-      ("            dist.all_reduce(row_max, op=dist.ReduceOp.MAX, group=group)\n", ""))
+      ("            dist.all_reduce(row_max, op=dist.ReduceOp.MAX, group=group)\n", ""),
+      shows="each rank shifted by its own row maximum")
 mistake("sum_not_reduced", "test_vocab_parallel_softcap_cross_entropy_values",
       "Never all-reduces the sums of exponentials: each rank's log-sum-exp covers its own columns only.",
-      ("            dist.all_reduce(sum_exp, op=dist.ReduceOp.SUM, group=group)\n", ""))
+      ("            dist.all_reduce(sum_exp, op=dist.ReduceOp.SUM, group=group)\n", ""),
+      shows="log-sum-exp covers only its own columns")
 mistake("target_logit_on_every_rank", "test_vocab_parallel_softcap_cross_entropy_values",
       "Takes s[target - vocab_start] on every rank, clamped into its columns, and adds them all up: the target's "
       "logit plus one stray logit from every other rank.",
       ("picked = torch.where(owned, capped.gather(1, safe_index[:, None])[:, 0], torch.zeros((), dtype=wide))",
        "picked = torch.where(valid, capped.gather(1, local_index.clamp(0, width - 1)[:, None])[:, 0], "
-       "torch.zeros((), dtype=wide))"))
+       "torch.zeros((), dtype=wide))"),
+      shows="target's logit comes from every rank")
 mistake("local_mean", "test_vocab_parallel_softcap_cross_entropy_values",
       "Divides by the number of targets this rank owns instead of every valid target: a local mean, different on "
       "every rank.",
-      ("            count = valid.sum()\n", "            count = owned.sum()\n"))
+      ("            count = valid.sum()\n", "            count = owned.sum()\n"),
+      shows="divided by the number of targets in its own columns")
 mistake("gradient_without_slope", "test_vocab_parallel_softcap_cross_entropy_grad",
       "Leaves out the softcap's slope 1 - (s / cap) ** 2 in backward.",
-      ("            grad *= 1.0 - (capped / cap) ** 2\n", ""))
+      ("            grad *= 1.0 - (capped / cap) ** 2\n", ""),
+      shows="multiply by the softcap's slope")
 mistake("onehot_at_global_index", "test_vocab_parallel_softcap_cross_entropy_grad",
       "Subtracts the onehot at the global target index on every rank (wrapped into the shard), not only on the "
       "rank that holds the target.",
       ("            grad[rows[owned], safe_index[owned]] -= 1.0\n",
-       "            grad[rows[valid], (safe_index + vocab_start)[valid] % grad.shape[1]] -= 1.0\n"))
+       "            grad[rows[valid], (safe_index + vocab_start)[valid] % grad.shape[1]] -= 1.0\n"),
+      shows="the onehot only where the target is yours")
+mistake("local_lse_in_backward", "test_vocab_parallel_softcap_cross_entropy_grad",
+      "Backward takes the softmax against its own shard's log-sum-exp instead of the global one the forward computed "
+      "(the notebook's Drill 3): each rank's probabilities sum to 1 over its own columns.",
+      ("            grad = torch.exp(capped - lse[:, None])\n",
+       "            grad = torch.exp(capped - torch.logsumexp(capped, dim=1, keepdim=True))\n"),
+      shows="GLOBAL log-sum-exp")
 mistake("ignores_grad_loss", "test_vocab_parallel_softcap_cross_entropy_grad",
       "Does not multiply by the incoming gradient grad_loss.",
-      ("grad * (grad_loss / count)", "grad / count"))
+      ("grad * (grad_loss / count)", "grad / count"),
+      shows="multiply by grad_loss")
 mistake("ignored_rows_not_zeroed", "test_vocab_parallel_softcap_cross_entropy_ignore_index",
       "Leaves the softmax times the slope in the gradient of ignored rows.",
       ("            grad = torch.where(valid[:, None], grad * (grad_loss / count), 0.0)\n",
-       "            grad = grad * (grad_loss / count)\n"))
+       "            grad = grad * (grad_loss / count)\n"),
+      shows="zero gradient on every rank")
 mistake("default_group", "test_vocab_parallel_softcap_cross_entropy_group",
       "Reduces over every process of the job (group=None) instead of the group it was given.",
       ("dist.all_reduce(row_max, op=dist.ReduceOp.MAX, group=group)", "dist.all_reduce(row_max, op=dist.ReduceOp.MAX)"),
       ("dist.all_reduce(sum_exp, op=dist.ReduceOp.SUM, group=group)", "dist.all_reduce(sum_exp, op=dist.ReduceOp.SUM)"),
       ("dist.all_reduce(target_and_owners, op=dist.ReduceOp.SUM, group=group)",
-       "dist.all_reduce(target_and_owners, op=dist.ReduceOp.SUM)"))
+       "dist.all_reduce(target_and_owners, op=dist.ReduceOp.SUM)"),
+      shows="pass group=group")
 mistake("loss_in_shard_dtype", "test_vocab_parallel_softcap_cross_entropy_dtypes",
       "Computes the softcap and the loss in the shard's dtype: a bfloat16 loss.",
-      ("wide = torch.float64 if local.dtype == torch.float64 else torch.float32", "wide = local.dtype"))
+      ("wide = torch.float64 if local.dtype == torch.float64 else torch.float32", "wide = local.dtype"),
+      shows="must give a float32 scalar loss")
 mistake("no_shift", "test_vocab_parallel_softcap_cross_entropy_stability",
       "Sums exp(s) without any shift (and adds log of it): exp overflows float32 once capped logits pass 88.",
       ("            sum_exp = torch.exp(capped - row_max[:, None]).sum(dim=1)\n",
-       "            sum_exp = torch.exp(capped).sum(dim=1)\n            row_max = torch.zeros_like(row_max)\n"))
+       "            sum_exp = torch.exp(capped).sum(dim=1)\n            row_max = torch.zeros_like(row_max)\n"),
+      shows="shift by the global row maximum")
+mistake("logits_gathered", "test_vocab_parallel_softcap_cross_entropy_communication",
+      "Assembles the whole capped logits on every rank (an all-reduce of a zero-padded (N, V) tensor) and takes the "
+      "row maxima from them: right values, but N * V numbers through the network instead of a few per row.",
+      ("            row_max = capped.max(dim=1).values\n            dist.all_reduce(row_max, op=dist.ReduceOp.MAX, "
+       "group=group)\n",
+       "            vocab = torch.tensor([vocab_start + width])\n"
+       "            dist.all_reduce(vocab, op=dist.ReduceOp.MAX, group=group)\n"
+       "            whole = torch.zeros(capped.shape[0], int(vocab), dtype=wide)\n"
+       "            whole[:, vocab_start:vocab_start + width] = capped\n"
+       "            dist.all_reduce(whole, op=dist.ReduceOp.SUM, group=group)  # every rank now holds all the logits\n"
+       "            row_max = whole.max(dim=1).values\n"),
+      shows="never gather the logits")
 mistake("out_of_range_unnoticed", "test_vocab_parallel_softcap_cross_entropy_errors",
       "Never checks that every valid target has an owner: a target >= V silently gets a target logit of 0.",
       ("            if bool((valid & (target_and_owners[1] == 0)).any()):",
-       "            if False:"))
+       "            if False:"),
+      shows="held by no rank")
 mistake("no_cap_check", "test_vocab_parallel_softcap_cross_entropy_errors",
       "Accepts cap <= 0, inf and nan.",
-      ("    if not (math.isfinite(cap) and cap > 0):", "    if False:"))
+      ("    if not (math.isfinite(cap) and cap > 0):", "    if False:"),
+      shows="cap is positive and finite")
 
 
 @right("vocab_parallel_softcap_cross_entropy")
@@ -214,7 +245,8 @@ def two_all_reduces_float64(local_logits, targets, cap, vocab_start, group=None,
     return Fn.apply(local_logits)
 
 
-@wrong("vocab_parallel_softcap_cross_entropy", caught_by="test_vocab_parallel_softcap_cross_entropy_grad")
+@wrong("vocab_parallel_softcap_cross_entropy", caught_by="test_vocab_parallel_softcap_cross_entropy_grad",
+       shows="times too large, the number of ranks")
 def differentiable_all_reduce_counts_the_loss_on_every_rank(local_logits, targets, cap, vocab_start, group=None,
                                                             ignore_index=-100):
     """Plain autograd through torch.distributed.nn's differentiable all_reduce: its backward sums the gradient
