@@ -134,3 +134,11 @@ def test_nbgrader_run_from_a_subfolder_refuses_and_makes_nothing_there(course):
                                 text=True, timeout=120)
         assert result.returncode != 0 and "runs from the course root" in result.stdout + result.stderr
         assert not (root / folder / "gradebook.db").exists() and not (root / folder / "grades.csv").exists()
+
+
+def test_make_from_a_subfolder_runs_the_course_roots_command():
+    """`make release` typed in notebooks/ or solutions/ is the root's `make release`, not "No rule to make target"."""
+    for folder in ("notebooks", "solutions"):
+        result = subprocess.run(["make", "-n", "release"], cwd=grading.REPO / folder, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0 and "nbgrader generate_assignment" in result.stdout, result.stdout + result.stderr

@@ -309,6 +309,31 @@ def test_the_class_report_names_each_failure_by_its_kind():
     assert failure_of("ValueError", "bad shape")[0] == "ValueError: bad shape"
 
 
+def test_an_unreadable_notebook_is_named_by_what_is_wrong_with_the_file_and_counted_in_the_report(tmp_path):
+    """Unit: the reason a student reads on the feedback page, for each way a file fails, and the report's row."""
+    import nbformat
+
+    from softcap_course.grading import report
+    from softcap_course.grading.instructor import why_unreadable
+
+    def reason(data):
+        path = tmp_path / "a.ipynb"
+        path.write_bytes(data)
+        try:
+            nbformat.read(str(path), as_version=4)
+        except Exception as error:  # noqa: BLE001 (whatever nbformat raises is what the round sees)
+            return why_unreadable(path, error)
+        raise AssertionError("nbformat read it")
+
+    assert reason(b"") == "the file is empty"
+    assert "cut short" in reason(b'{"cells": [ {"cell_t')
+    assert reason(b'{"cells": [},\n "metadata": {}}').startswith("the file is not JSON from line 1, column 12")
+    assert "not UTF-8" in reason(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert reason(b'{"cells": 3}').startswith("the file is JSON but not a Jupyter notebook")
+    rows = report.class_report(tmp_path, ["01-softmax"], unreadable=[("01-softmax", "carol")])
+    assert rows[0][:4] == ("01-softmax", "(the whole notebook)", 1, 1) and "could not be read" in report.summary(rows)
+
+
 def test_a_lasting_server_in_a_folder_keeps_the_gradebook_across_restarts(postgresql, tmp_path):
     """`make postgres DIR=...`: a server of the course's own, as root too, that keeps its data when stopped."""
     from sqlalchemy import create_engine, text

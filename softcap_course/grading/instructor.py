@@ -57,6 +57,7 @@ class Round:
     seconds: dict = field(default_factory=dict)  # (assignment, student) -> seconds nbgrader spent on it
     ungraded: list = field(default_factory=list)  # (assignment, student) left ungraded by a killed process
     no_feedback: list = field(default_factory=list)  # (assignment, student) whose feedback a failed command lost
+    unreadable: list = field(default_factory=list)  # (assignment, student) whose notebook could not be read
 
     def report(self, student, assignment, message):
         self.problems.append(Problem(student, assignment, message))
@@ -113,10 +114,11 @@ def preflight(state, assignment, roster):
         try:
             notebook = read_notebook(notebook_path)
         except Exception as error:  # any unreadable file is reported the same way
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
-            state.report(student, assignment, f"{notebook_path.name} is not a valid notebook ({reason[:160]}): scored 0; "
+            reason = why_unreadable(notebook_path, error)
+            state.report(student, assignment, f"{notebook_path.name} is not a valid notebook ({reason}): scored 0; "
                          "ask the student for a fresh copy (they get a feedback page saying so).")
             unreadable_feedback(root, assignment, student, notebook_path.name, reason)
+            state.unreadable.append((assignment, student))
             continue
         runnable.append(student)
         submitted = {nbgrader_meta(cell)["grade_id"]: cell.source for cell in notebook.cells
@@ -134,6 +136,25 @@ def preflight(state, assignment, roster):
             state.report(student, assignment, f"assigns to comparison helpers ({'; '.join(patched)}): the tests "
                          "do not use them, so this changes nothing, but it is worth a conversation.")
     return graded, runnable
+
+
+def why_unreadable(path, error):
+    """What is wrong with a notebook file that nbformat refused, in words a student can act on."""
+    data = Path(path).read_bytes()
+    if not data.strip():
+        return "the file is empty"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        return f"the file is not text: byte {problem.start} of {len(data)} is not UTF-8 (a binary or another format)"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as problem:
+        if problem.pos >= len(text.rstrip()) - 1 or problem.msg.startswith("Unterminated string"):
+            return f"the file stops in the middle of the notebook, after {len(data)} bytes: it was cut short"
+        return f"the file is not JSON from line {problem.lineno}, column {problem.colno} on: {problem.msg}"
+    first = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+    return f"the file is JSON but not a Jupyter notebook ({first})"
 
 
 def unreadable_feedback(root, assignment, student, name, reason):
@@ -507,7 +528,7 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
         cells = ["NOT GRADED" if (a, student) in ungraded else
                  f"{table[a][student][0]:g}/{table[a][student][1]:g}" if student in table[a] else "-" for a in table]
         print(f"| {student} | " + " | ".join(cells) + " |")
-    rows = report.class_report(state.root, assignments)
+    rows = report.class_report(state.root, assignments, unreadable=state.unreadable)
     report.write_csv(rows, state.root / "class-report.csv")
     text = report.summary(rows)
     print("\nWhat the class got wrong (failed tests, most frequent failures first):\n" + (text or "  nothing: every "

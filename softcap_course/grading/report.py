@@ -44,10 +44,17 @@ def failure_of(ename, evalue):
     return kind, hint
 
 
-def class_report(root, assignments):
-    """Rows (assignment, test, students graded, students failed, kind, hint, count), most frequent failures first."""
+UNREADABLE = ("(the whole notebook)", "could not be read: no test ran", "ask the student for a fresh copy")
+
+
+def class_report(root, assignments, unreadable=()):
+    """Rows (assignment, test, students graded, students failed, kind, hint, count), most frequent failures first.
+    ``unreadable`` lists the (assignment, student) whose notebook could not be read: a row of their own."""
     rows = []
     for assignment in assignments:
+        lost = sum(1 for a, _ in unreadable if a == assignment)
+        if lost:
+            rows.append((assignment, UNREADABLE[0], lost, lost, UNREADABLE[1], UNREADABLE[2], lost))
         graded, failures = Counter(), defaultdict(Counter)
         for path in sorted(Path(root).glob(f"autograded/*/{assignment}/{assignment}.ipynb")):
             try:
