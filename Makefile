@@ -10,7 +10,7 @@ ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 .PHONY: book test release grade grading-benchmark postgres postgres-stop clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt pyproject.toml softcap_course/grading/nbgrader_anywhere.py
 	@# Grading runs student code in a bubblewrap sandbox: install Debian's package when it is missing (as root),
 	@# or say how to.
 	@command -v bwrap >/dev/null || { if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
@@ -22,6 +22,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@# 3 s added to each nbgrader command and notebook validation. Nothing here checks IRIs; jsonschema skips it when absent.
 	$(BIN)/pip uninstall --quiet --yes rfc3987-syntax
 	$(BIN)/pip install --quiet --no-deps -e .
+	@# nbgrader reads the environment's etc/jupyter/nbgrader_config.py wherever it runs: below the course root it refuses
+	@# instructor commands instead of making an empty gradebook there.
+	mkdir -p $(VENV)/etc/jupyter && cp softcap_course/grading/nbgrader_anywhere.py $(VENV)/etc/jupyter/nbgrader_config.py
 	touch $@
 
 # Pyodide's runtime for the book's in-browser exercises, from the npm registry, pinned and checked: the tarball's

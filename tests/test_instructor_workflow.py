@@ -129,7 +129,8 @@ def test_the_hand_in_time_reaches_grades_csv(course):
 
 def test_nbgrader_run_from_a_subfolder_refuses_and_makes_nothing_there(course):
     root, _, _ = course
-    for folder in ("notebooks", "solutions"):
+    # One level down each folder has a refusing nbgrader_config.py; deeper, the environment's own configuration refuses.
+    for folder in ("notebooks", "solutions", f"notebooks/{ASSIGNMENT}", f"solutions/{ASSIGNMENT}"):
         result = subprocess.run([str(grading.BIN / "nbgrader"), "export"], cwd=root / folder, capture_output=True,
                                 text=True, timeout=120)
         assert result.returncode != 0 and "runs from the course root" in result.stdout + result.stderr
@@ -142,3 +143,25 @@ def test_make_from_a_subfolder_runs_the_course_roots_command():
         result = subprocess.run(["make", "-n", "release"], cwd=grading.REPO / folder, capture_output=True, text=True,
                                 timeout=60)
         assert result.returncode == 0 and "nbgrader generate_assignment" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_environments_nbgrader_configuration_refuses_only_instructor_commands_below_a_course_root(tmp_path):
+    """Unit: what the configuration the Makefile installs in the environment decides, case by case."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("anywhere", grading.REPO / "softcap_course/grading/nbgrader_anywhere.py")
+    anywhere = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(anywhere)  # in pytest's folder and with pytest's argv: refuses nothing
+    root = tmp_path / "course"
+    for folder in ("solutions/01-softmax", "notebooks/01-softmax", "benchmarks/tmp/scratch"):
+        (root / folder).mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text("")
+    (root / "benchmarks/tmp/scratch/nbgrader_config.py").write_text("")  # a course of its own inside this one
+    nbgrader = str(grading.BIN / "nbgrader")
+    assert "cd " + str(root) in anywhere._refusal([nbgrader, "export"], root / "notebooks/01-softmax")
+    assert anywhere._refusal([nbgrader, "--debug", "autograde", "01-softmax"], root / "solutions/01-softmax")
+    assert anywhere._refusal([nbgrader, "export"], root) is None
+    assert anywhere._refusal([nbgrader, "validate", "a.ipynb"], root / "notebooks/01-softmax") is None
+    assert anywhere._refusal([nbgrader, "export"], root / "benchmarks/tmp/scratch") is None
+    assert anywhere._refusal([nbgrader, "export"], tmp_path) is None
+    assert anywhere._refusal(["/usr/bin/jupyter-lab", "--no-browser"], root / "notebooks/01-softmax") is None
