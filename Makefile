@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 
-.PHONY: book test release grade grading-benchmark postgres postgres-stop clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel
+.PHONY: book test release publish grade grading-benchmark postgres postgres-stop clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
 $(VENV)/.installed: requirements.txt pyproject.toml softcap_course/grading/nbgrader_anywhere.py
@@ -48,6 +48,11 @@ $(PYODIDE)/.complete:
 ## book: build the HTML book into _build/html (pages executed; any warning or failing cell is an error)
 book: $(VENV)/.installed $(PYODIDE)/.complete
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+## publish: build the book and push _build/html to the gh-pages branch of the remote `origin` (GitHub Pages'
+##        "Deploy from a branch"; the workflow in .github/workflows/publish.yml does the same on every push to main)
+publish: book
+	$(BIN)/ghp-import --no-jekyll --no-history --force --push --message "the book, built by make publish" _build/html
 
 ## test: the whole test suite (helpers, nbval of the solutions, grading, book build)
 test: $(VENV)/.installed $(PYODIDE)/.complete

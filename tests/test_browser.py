@@ -310,3 +310,51 @@ def test_the_code_is_kept_in_the_browser_and_reset_brings_the_stub_back(driver, 
     driver.get(url)
     assert driver.find_element(By.CSS_SELECTOR, '[data-exercise="logsumexp"] textarea').get_attribute("value") == \
         EXERCISES["logsumexp"].stub
+
+
+class ProjectSiteHandler(QuietHandler):
+    """The site as GitHub Pages serves a project site: under /softcap-course/ (https://<owner>.github.io/<repo>/),
+    nothing at the server's root, and Pyodide's files with the types Pages sends for them."""
+
+    PREFIX = "/softcap-course/"
+    extensions_map = {**QuietHandler.extensions_map, ".wasm": "application/wasm", ".mjs": "text/javascript"}
+
+    def translate_path(self, path):
+        if not path.startswith(self.PREFIX):
+            return str(BUILD / "does-not-exist")  # a 404: a link that assumed the site is at the root
+        return super().translate_path("/" + path[len(self.PREFIX):])
+
+
+def test_the_site_works_under_a_sub_path_as_github_pages_serves_it(driver, book):
+    """Every page loads with all its files from under the sub-path (no 404), and a Try-it box runs in Pyodide."""
+    from selenium.webdriver.common.by import By
+
+    from test_exercises import CORRECT
+
+    handler = functools.partial(ProjectSiteHandler, directory=str(BUILD))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/softcap-course"
+    try:
+        driver.get_log("performance")  # forget earlier tests' requests
+        for page in toc_pages():
+            driver.get(f"{base}/{page}.html")
+        driver.get(f"{base}/")  # the site's front door redirects to the introduction
+        assert driver.current_url.endswith("/softcap-course/book/intro.html"), driver.current_url
+        _fresh(driver, f"{base}/book/01-softmax.html")
+        box = driver.find_element(By.CSS_SELECTOR, '[data-exercise="softmax"]')
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+        assert _type_and_run(driver, box, CORRECT["softmax"][0]).startswith("passed")
+        failed, types = [], {}
+        for entry in driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message.get("method") == "Network.responseReceived":
+                response = message["params"]["response"]
+                if response["status"] >= 400:
+                    failed.append(f"{response['status']} {response['url']}")
+                types[response["url"].rsplit(".", 1)[-1]] = response.get("mimeType")
+        assert not failed, "not found under the sub-path:\n" + "\n".join(failed)
+        assert types.get("wasm") == "application/wasm" and types.get("mjs") == "text/javascript", types
+    finally:
+        server.shutdown()
+        server.server_close()
