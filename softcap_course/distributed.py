@@ -192,12 +192,18 @@ def run_on_ranks(function, world_size, *, timeout=30.0):
         # A rank's own error first: the RuntimeErrors of its partners (a connection it dropped) come from it.
         rank, reply = min(raised, key=lambda item: (item[1]["raised"] == "RuntimeError", item[0]))
         kind = raised_class(reply)
-        others = [f"rank {r}: {o['original']}: {o['message'].splitlines()[0][:80] if o['message'] else ''}"
-                  for r, o in raised if r != rank]
-        message = reply["message"] or (
-            "not written yet (it raised NotImplementedError)" if reply["original"] == "NotImplementedError"
-            else f"{reply['original']} with no message")
+
+        def said(one):
+            return (one["message"].splitlines()[0][:80] if one["message"] else
+                    "not written yet (it raised NotImplementedError)" if one["original"] == "NotImplementedError"
+                    else f"{one['original']} with no message")
+
+        message = said(reply) if not reply["message"] else reply["message"]
+        others = [f"rank {r}: {o['original']}: {said(o)}" for r, o in raised if r != rank
+                  and (o["original"], said(o)) != (reply["original"], said(reply))]
+        same = len(raised) - 1 - len(others)
         raise kind(f"on rank {rank} of {world_size}: {message}"
+                   + (f" (the same on {same} other rank{'s' if same > 1 else ''})" if same else "")
                    + (f" (and {'; '.join(others)})" if others else ""))
     missing = [rank for rank, reply in enumerate(replies) if reply is None]
     if missing:

@@ -6,6 +6,7 @@ not on the roster. Each line of the README block runs in order, in one shell, as
 """
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -18,8 +19,9 @@ import pytest
 import grading
 
 ASSIGNMENT = "01-softmax"
+# softcap_course/ too: the Makefile's environment depends on one of its files (the nbgrader configuration it installs).
 COURSE_FILES = ["nbgrader_config.py", "Makefile", "requirements.txt", "pyproject.toml", "solutions", "notebooks",
-                ".gitignore"]
+                "softcap_course", ".gitignore"]
 TIMESTAMP = "2026-12-04 17:03:00.000000 UTC"
 
 
@@ -165,3 +167,23 @@ def test_the_environments_nbgrader_configuration_refuses_only_instructor_command
     assert anywhere._refusal([nbgrader, "export"], root / "benchmarks/tmp/scratch") is None
     assert anywhere._refusal([nbgrader, "export"], tmp_path) is None
     assert anywhere._refusal(["/usr/bin/jupyter-lab", "--no-browser"], root / "notebooks/01-softmax") is None
+
+
+def test_a_new_gradebook_regrades_what_the_old_one_had_graded(course):
+    """Switching gradebooks (SQLite to PostgreSQL, a fresh file): the autograded folders are there, the scores are
+    not. The round grades everyone again instead of skipping them and losing their feedback and grades."""
+    root, _, _ = course
+    def scores():
+        with open(root / "grades.csv") as handle:
+            return {row["student_id"]: row["score"] for row in csv.DictReader(handle) if row["assignment"] == ASSIGNMENT}
+
+    before = scores()
+    shutil.move(root / "gradebook.db", root / "old-gradebook.db")
+    env = dict(os.environ, NBGRADER_CELL_TIMEOUT="30")
+    for command in (["make", "release"], [str(grading.BIN / "nbgrader"), "db", "student", "import", "roster.csv"]):
+        subprocess.run(command, cwd=root, env=env, check=True, capture_output=True, timeout=600)
+    result = subprocess.run([str(grading.BIN / "python"), "-m", "softcap_course.grading.instructor", ASSIGNMENT],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0 and f"{ASSIGNMENT}: autograding 2 submissions\n" in result.stdout, result.stdout
+    assert (root / "feedback" / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
+    assert scores() == before and float(before["ada"]) > 0, (before, scores())

@@ -511,11 +511,16 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
         for assignment in assignments:
             print(f"{assignment}: checking submitted/", flush=True)
             graded, runnable = preflight(state, assignment, roster)
-            pending = [s for s in graded if force or needs_grading(state.root, assignment, s)]
+            # Graded means graded in this gradebook: after a switch of gradebook (SQLite to PostgreSQL, a new file)
+            # the autograded folders are there but their scores are not.
+            with gradebook(state.root) as book:
+                in_gradebook = {row.student_id for row in book.assignment_submissions(assignment)}
+            pending = [s for s in graded
+                       if force or s not in in_gradebook or needs_grading(state.root, assignment, s)]
             skipped = len(graded) - len(pending)
             print(f"{assignment}: autograding {count(len(pending), 'submission')}" +
-                  (f" ({skipped} already graded and unchanged: skipped; make grade FORCE=1 or --force regrades them)" if skipped else ""),
-                  flush=True)
+                  (f" ({skipped} already graded and unchanged: skipped; make grade FORCE=1 regrades them)"
+                   if skipped else ""), flush=True)
             plans[assignment] = Plan(graded, runnable, pending)
         run_workers(state, plans)
         table = {assignment: scores(state, assignment) for assignment in assignments}

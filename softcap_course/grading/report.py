@@ -100,6 +100,8 @@ def summary(rows, most=3):
         for test, (students, failed, kinds) in sorted(tests.items(), key=lambda item: -item[1][1]):
             lines.append(f"  {test}: {failed} of {students} failed")
             for count, kind, hint in kinds[:most]:
+                # A general hint (NaN or inf, rounding) comes first and the test's own after " — ": keep the latter.
+                hint = hint.rsplit(" — ", 1)[-1]
                 lines.append(f"    {count} x {kind}" + (f" (hint: {hint if len(hint) <= 110 else hint[:107] + '...'})"
                                                      if hint else ""))
     return "\n".join(lines)
