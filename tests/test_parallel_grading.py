@@ -334,6 +334,16 @@ def test_an_unreadable_notebook_is_named_by_what_is_wrong_with_the_file_and_coun
     assert rows[0][:4] == ("01-softmax", "(the whole notebook)", 1, 1) and "could not be read" in report.summary(rows)
 
 
+def test_inline_math_that_wraps_a_line_becomes_mathml_and_a_blank_line_ends_it():
+    """Unit: the feedback page's math. A soft line break inside $...$ (08's introduction has one) is still math; a
+    dollar sign on one side of a paragraph break is not."""
+    from softcap_course.grading.feedback import math_to_mathml
+
+    assert "$" not in math_to_mathml("here $\\max(1,\n\\text{cap})$ since") and "<math" in math_to_mathml("$x$")
+    assert math_to_mathml("costs $5 and\n\n$6 later") == "costs $5 and\n\n$6 later"
+    assert math_to_mathml("`$x$` stays code") == "`$x$` stays code"
+
+
 def test_a_lasting_server_in_a_folder_keeps_the_gradebook_across_restarts(postgresql, tmp_path):
     """`make postgres DIR=...`: a server of the course's own, as root too, that keeps its data when stopped."""
     from sqlalchemy import create_engine, text
