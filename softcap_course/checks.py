@@ -566,7 +566,7 @@ def _vocab_loss_diagnosis(losses, s, targets, valid, columns):
     return ""
 
 
-def _vocab_grad_diagnosis(got, expected, s, cap, lse_local, onehot, scale_factor, world):
+def _vocab_grad_diagnosis(got, expected, s, cap, lse_local, onehot, grad_loss, world):
     """What one rank's gradient shows (all float64, this rank's columns): a hint for the mistake, or ""."""
     import torch
 
@@ -579,7 +579,7 @@ def _vocab_grad_diagnosis(got, expected, s, cap, lse_local, onehot, scale_factor
             return (f"the gradient is {world} times too large, the number of ranks: the loss went through a "
                     "differentiable all-reduce (SUM), so backward added every rank's copy; only the forward "
                     "communicates, the backward of your columns needs none")
-        if abs(factor * scale_factor - 1) < 1e-3 and scale_factor != 1:
+        if abs(factor * grad_loss - 1) < 1e-3 and grad_loss != 1:
             return "multiply by grad_loss, the gradient flowing into the loss"
         return f"the gradient is {factor:.4g} times the right one: check the factors (1 / n_valid, grad_loss)"
     slope = 1 - (s / cap) ** 2

@@ -62,35 +62,45 @@ def _pickled(objects):
     return sum(len(pickle.dumps(o)) // 4 for o in (objects or ()) if o is not None)
 
 
-def _world(kwargs, args, index):
+def _ops(operations):
+    return sum(_numel(op.tensor) for op in operations or ())
+
+
+# collective -> (position of the argument that says what it carries, that argument's keyword, how many numbers it
+# holds, position of the group argument when every rank's copy counts (gather, all_gather_object), else None).
+_CARRIED = {
+    "all_reduce": (0, "tensor", _numel, None),
+    "reduce": (0, "tensor", _numel, None),
+    "broadcast": (0, "tensor", _numel, None),
+    "send": (0, "tensor", _numel, None),
+    "recv": (0, "tensor", _numel, None),
+    "isend": (0, "tensor", _numel, None),
+    "irecv": (0, "tensor", _numel, None),
+    "all_gather": (0, "tensor_list", _total, None),
+    "all_gather_into_tensor": (0, "output_tensor", _numel, None),
+    "reduce_scatter": (1, "input_list", _total, None),
+    "reduce_scatter_tensor": (1, "input", _numel, None),
+    "all_to_all": (1, "input_tensor_list", _total, None),
+    "all_to_all_single": (1, "input", _numel, None),
+    "gather": (0, "tensor", _numel, 3),
+    "scatter": (0, "tensor", _numel, 3),
+    "batch_isend_irecv": (0, "p2p_op_list", _ops, None),
+    "all_gather_object": (1, "obj", lambda obj: _pickled([obj]), 2),
+    "broadcast_object_list": (0, "object_list", _pickled, None),
+    "gather_object": (0, "obj", lambda obj: _pickled([obj]), 3),
+    "scatter_object_list": (1, "scatter_object_input_list", _pickled, None),
+}
+
+
+def _carried(name, args, kwargs):
+    """How many numbers the call ``name(*args, **kwargs)`` of a collective carries."""
     import torch.distributed as dist
 
-    group = kwargs.get("group", args[index] if len(args) > index else None)
-    return dist.get_world_size(group)
-
-
-_CARRIED = {
-    "all_reduce": lambda a, k: _numel(a[0] if a else k.get("tensor")),
-    "reduce": lambda a, k: _numel(a[0] if a else k.get("tensor")),
-    "broadcast": lambda a, k: _numel(a[0] if a else k.get("tensor")),
-    "send": lambda a, k: _numel(a[0] if a else k.get("tensor")),
-    "recv": lambda a, k: _numel(a[0] if a else k.get("tensor")),
-    "isend": lambda a, k: _numel(a[0] if a else k.get("tensor")),
-    "irecv": lambda a, k: _numel(a[0] if a else k.get("tensor")),
-    "all_gather": lambda a, k: _total(a[0] if a else k.get("tensor_list")),
-    "all_gather_into_tensor": lambda a, k: _numel(a[0] if a else k.get("output_tensor")),
-    "reduce_scatter": lambda a, k: _total(a[1] if len(a) > 1 else k.get("input_list")),
-    "reduce_scatter_tensor": lambda a, k: _numel(a[1] if len(a) > 1 else k.get("input")),
-    "all_to_all": lambda a, k: _total(a[1] if len(a) > 1 else k.get("input_tensor_list")),
-    "all_to_all_single": lambda a, k: _numel(a[1] if len(a) > 1 else k.get("input")),
-    "gather": lambda a, k: _numel(a[0] if a else k.get("tensor")) * _world(k, a, 3),
-    "scatter": lambda a, k: _numel(a[0] if a else k.get("tensor")) * _world(k, a, 3),
-    "batch_isend_irecv": lambda a, k: sum(_numel(op.tensor) for op in (a[0] if a else k.get("p2p_op_list"))),
-    "all_gather_object": lambda a, k: _pickled([a[1] if len(a) > 1 else k.get("obj")]) * _world(k, a, 2),
-    "broadcast_object_list": lambda a, k: _pickled(a[0] if a else k.get("object_list")),
-    "gather_object": lambda a, k: _pickled([a[0] if a else k.get("obj")]) * _world(k, a, 3),
-    "scatter_object_list": lambda a, k: _pickled(a[1] if len(a) > 1 else k.get("scatter_object_input_list")),
-}
+    index, keyword, measure, group_index = _CARRIED[name]
+    numbers = measure(args[index] if len(args) > index else kwargs.get(keyword))
+    if group_index is not None:
+        numbers *= dist.get_world_size(kwargs.get("group", args[group_index] if len(args) > group_index else None))
+    return numbers
 
 
 def count_collectives():
@@ -106,7 +116,7 @@ def count_collectives():
         def collective(*args, **kwargs):
             if depth[0] == 0:  # the outermost call only: all_gather_object is made of all_gathers of its own
                 try:
-                    carried[0] += _CARRIED[name](args, kwargs)
+                    carried[0] += _carried(name, args, kwargs)
                 except Exception:  # noqa: BLE001 (wrong arguments: the collective itself says what is wrong)
                     pass
             depth[0] += 1
@@ -198,7 +208,7 @@ def run_on_ranks(function, world_size, *, timeout=30.0):
                     "not written yet (it raised NotImplementedError)" if one["original"] == "NotImplementedError"
                     else f"{one['original']} with no message")
 
-        message = said(reply) if not reply["message"] else reply["message"]
+        message = reply["message"] or said(reply)
         others = [f"rank {r}: {o['original']}: {said(o)}" for r, o in raised if r != rank
                   and (o["original"], said(o)) != (reply["original"], said(reply))]
         same = len(raised) - 1 - len(others)

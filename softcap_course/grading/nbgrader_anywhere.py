@@ -19,8 +19,7 @@ def _course_root_above(folder):
 
 def _refusal(argv, cwd):
     """The message refusing this nbgrader command run in ``cwd``, or None when it may run."""
-    program = Path(argv[0]).name if argv else ""
-    if program != "nbgrader" and not argv[0].endswith("nbgrader/__main__.py"):
+    if not argv or (Path(argv[0]).name != "nbgrader" and not argv[0].endswith("nbgrader/__main__.py")):
         return None  # Jupyter's server, its formgrader: not the command line
     command = next((a for a in argv[1:] if not a.startswith("-")), None)
     if command is None or command in _STUDENT_COMMANDS or (cwd / "nbgrader_config.py").is_file():
