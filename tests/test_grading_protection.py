@@ -258,3 +258,32 @@ def test_the_measured_process_can_make_threads_but_no_process():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ("['thread ran', 'fork: Operation not permitted', 'memfd: Operation not permitted', "
                                      "'subprocess: Operation not permitted']"), result.stdout
+
+
+def test_an_unsandboxed_memory_measurement_kills_and_removes_only_what_it_started():
+    """With NBGRADER_ALLOW_UNSANDBOXED=1 the memory zygote shares the machine's processes, /tmp and /dev/shm: after a
+    measurement it must kill only its own children (never every process it may signal) and empty no shared folder."""
+    import tempfile
+
+    import torch
+
+    from softcap_course.grading import measure
+    from softcap_course.grading.verification import _Views
+
+    bystander = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    kept = Path(tempfile.gettempdir()) / f"softcap-bystander-{os.getpid()}"
+    kept.write_text("an instructor's file")
+    probe = measure.MemoryProbe(["import torch"], timeout=30.0, sandboxed=False)
+    try:
+        x = torch.randn(64, 32, requires_grad=True)
+        student = ["def doubled_sum(x):\n    return (x * 2).sum()"]
+        reply = probe.measure({"measure": "doubled_sum", "student": student, **_Views().request((x,), {}),
+                               "skip_kernels": False})
+        assert reply.get("shape") == [] and reply.get("peak", 0) > 0, reply
+        assert bystander.poll() is None, "the zygote killed a process it did not start"
+        assert kept.read_text() == "an instructor's file", "the zygote emptied the machine's /tmp"
+    finally:
+        probe.close()
+        bystander.kill()
+        bystander.wait()
+        kept.unlink(missing_ok=True)

@@ -43,6 +43,11 @@ def course(tmp_path_factory):
         else:
             shutil.copy2(source, root / name)
     (root / ".venv").symlink_to(grading.BIN.parent)
+    # The environment is shared: were it older than what it is made from, the copy's make would install this copy of
+    # the package into it (the repository's own environment, pointing at a folder that pytest deletes later).
+    if subprocess.run(["make", "-q", ".venv/.installed"], cwd=root, capture_output=True).returncode != 0:
+        pytest.fail("the environment is older than requirements.txt, pyproject.toml or nbgrader_anywhere.py: "
+                    "run `make .venv/.installed` (`make test` does) before this test")
     with open(root / "roster.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "first_name", "last_name", "email"])

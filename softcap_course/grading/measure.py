@@ -78,13 +78,39 @@ def _maxrss(status):
     return status.ru_maxrss * 1024
 
 
+# Whether this zygote runs in its own sandbox (its own pid namespace, /tmp and /dev/shm), as the grader says when it
+# starts it. Only then may it signal every process it can see and empty /tmp and /dev/shm: outside a sandbox
+# (NBGRADER_ALLOW_UNSANDBOXED=1) those are the machine's, and it kills and cleans up only what it started itself.
+_IN_ITS_OWN_SANDBOX = False
+
+
+def _own_children():
+    mine, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    text = stat.read()
+                if int(text[text.rindex(")") + 2:].split()[1]) == mine:
+                    found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
 def _reap_all():
     """Kill and reap every child (orphans of the measured child come here: the zygote is a subreaper)."""
-    try:
-        os.kill(-1, signal.SIGKILL)  # every process of this sandbox's pid namespace that this process may signal
-    except OSError:
-        pass
+    if _IN_ITS_OWN_SANDBOX:
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process of this sandbox's pid namespace that this process may signal
+        except OSError:
+            pass
     while True:
+        for pid in _own_children():  # and whatever an orphan started: it comes here in turn, until none is left
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             os.wait4(-1, 0)
         except ChildProcessError:
@@ -191,9 +217,12 @@ PRELOADED = ("torch.func", "torch.utils.checkpoint", "torch._dynamo")
 
 
 def _clean_scratch():
-    """Remove what a measured child left in the zygote's /tmp and /dev/shm: the next one may be another student's."""
+    """Remove what a measured child left in the zygote's /tmp and /dev/shm: the next one may be another student's.
+    (Outside a sandbox they are the machine's: nothing is removed.)"""
     import shutil
 
+    if not _IN_ITS_OWN_SANDBOX:
+        return
     for folder in ("/tmp", "/dev/shm"):
         for entry in os.listdir(folder) if os.path.isdir(folder) else []:
             path = os.path.join(folder, entry)
@@ -222,6 +251,8 @@ def main():
     _hello(protocol)
     _silence()
     start = json.loads(requests.readline())
+    global _IN_ITS_OWN_SANDBOX
+    _IN_ITS_OWN_SANDBOX = start.get("sandboxed") is True
     namespace = {"__name__": "__main__", "display": lambda *a, **k: None}
     errors = _run_cells(start["trusted"], start.get("timeout", 60.0), namespace, set(range(len(start["trusted"]))))
     if "torch" in sys.modules:
@@ -262,7 +293,7 @@ class MemoryProbe:
         environment = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "MALLOC_MMAP_THRESHOLD_": 65536}
         command = (sandbox.command(argv, cwd="/tmp", environment=environment, scratch_bytes=MEASURE_SCRATCH_BYTES)
                    if sandboxed else argv)
-        self.worker.start(command, sandboxed, {"trusted": trusted, "timeout": timeout},
+        self.worker.start(command, sandboxed, {"trusted": trusted, "timeout": timeout, "sandboxed": sandboxed},
                           120.0 + timeout * (len(trusted) + 1))
 
     def measure(self, request):
