@@ -4,7 +4,7 @@ points lost by every mutant on the test meant to catch it, full marks for every 
 import pytest
 
 import grading
-from grade_classes import student_id
+from conftest import student_id
 from mutants import dependents, entries
 
 ASSIGNMENTS = grading.assignments()
