@@ -107,18 +107,13 @@ MOMENTS = {
 
 
 def _leftovers(root, started):
-    """Processes of this round that are still alive once it has ended: anything whose command line or folder is the
-    course's, and every kernel, verification worker or sandbox started since the round began that is not another
-    test's (what pytest itself still runs, the grading tests' classes in the background: the round's own processes
-    are no longer below pytest once the round has ended)."""
-    others = {process.pid for process in _descendants(os.getpid())}
+    """Processes of this round that are still alive: anything whose command line or folder is the course's, and every
+    kernel, verification worker or sandbox started since the round began."""
     left = []
     for process in psutil.process_iter(["pid", "cmdline", "create_time"]):
         try:
             command = " ".join(process.info["cmdline"] or [])
             if process.info["create_time"] < started - 1 or process.pid == os.getpid():
-                continue
-            if process.pid in others and str(root) not in command:
                 continue
             if (str(root) in command or "ipykernel_launcher" in command or "softcap_course.grading" in command
                     or command.startswith("bwrap")) and process.status() != psutil.STATUS_ZOMBIE:

@@ -260,24 +260,10 @@ def _pump(worker, lines):
     lines.put((worker, None))
 
 
-def _children():
-    """The pids of this process's children, read from /proc."""
-    mine, found = os.getpid(), []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-            ppid = int(text[text.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == mine:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def kill_orphans(keep=()):
     """Kill and reap every child of this process but ``keep``: grading processes that outlived the nbgrader command that
     started them (it was killed) are reparented here, since the round is their subreaper."""
-    for pid in _children():
+    for pid in sandbox.children():
         if pid in keep:
             continue
         try:

@@ -84,20 +84,6 @@ def _maxrss(status):
 _IN_ITS_OWN_SANDBOX = False
 
 
-def _own_children():
-    mine, found = os.getpid(), []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    text = stat.read()
-                if int(text[text.rindex(")") + 2:].split()[1]) == mine:
-                    found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
 def _reap_all():
     """Kill and reap every child (orphans of the measured child come here: the zygote is a subreaper)."""
     if _IN_ITS_OWN_SANDBOX:
@@ -106,7 +92,7 @@ def _reap_all():
         except OSError:
             pass
     while True:
-        for pid in _own_children():  # and whatever an orphan started: it comes here in turn, until none is left
+        for pid in sandbox.children():  # and whatever an orphan started: it comes here in turn, until none is left
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:

@@ -143,6 +143,20 @@ def die_with_parent(expected_parent=None):
         os._exit(1)
 
 
+def children():
+    """The pids of this process's children, read from /proc."""
+    mine, found = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            ppid = int(text[text.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == mine:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @functools.lru_cache(maxsize=1)
 def problem():
     """None when the sandbox starts here and imports what grading imports, from the same helper package; else why not
