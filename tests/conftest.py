@@ -1,7 +1,11 @@
 """Shared fixtures: the built book, and one nbgrader autograde run per assignment."""
 
+import contextlib
+import fcntl
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,15 +24,50 @@ def student_id(entry):
     return f"{entry.kind}-{entry.target}-{entry.name}"
 
 
-# Assignments whose autograde run the selected tests need (filled at collection).
-NEEDED = set()
+# `make test` runs the suite in two pytest-xdist workers (`-n 2 --dist loadgroup`), one per core.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+# Tests whose bounds assume the machine to themselves: with two workers they run while no other test runs. The killed
+# grader's ("the round ends within 120 s of the kill", "every kernel started since the round began is the round's")
+# and the hostile round's (5 s cell time-outs; the machine's free memory before and after).
+ALONE_FILES = ("tests/test_killed_grader.py",)
+ALONE_FIXTURES = ("graded_round",)
+# What goes first: the tests that run alone (so that the other worker waits for them at most once, at the start),
+# then the longest groups, longest first, so that neither worker is left with a long one at the end.
+FIRST = ("tests/test_hostile_submissions.py", "tests/test_killed_grader.py", "graded-", "book",
+         "tests/test_parallel_grading.py", "tests/test_instructor_workflow.py", "tests/test_inert_output_in_a_browser.py")
 
 
-@pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only what will run
+def _needs(item, fixture):
+    return fixture in getattr(item, "fixturenames", ())
+
+
+def _group(item):
+    """The xdist group of a test: what shares an expensive set-up runs in one worker, once."""
+    if _needs(item, "graded") and hasattr(item, "callspec"):
+        return f"graded-{item.callspec.params['assignment']}"
+    if _needs(item, "book"):  # the build writes _build/html, which these tests read
+        return "book"
+    return item.nodeid.split("::")[0]  # a file: its module-scoped fixtures, a notebook's cells in order
+
+
+def _runs_alone(item):
+    return item.nodeid.startswith(ALONE_FILES) or any(_needs(item, fixture) for fixture in ALONE_FIXTURES)
+
+
+def _order(item):
+    group = _group(item)
+    first = [i for i, prefix in enumerate(FIRST) if group.startswith(prefix)]
+    if group.startswith("graded-"):  # the largest classes first
+        return (first[0], -len(entries(group.removeprefix("graded-"))), group)
+    return (first[0] if first else len(FIRST), "", "")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "graded" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec"):
-            NEEDED.add(item.callspec.params["assignment"])
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    items.sort(key=_order)  # stable: the order within a group stays
+
 
 
 def _grade_class(root, assignment):
@@ -43,19 +82,22 @@ def _grade_class(root, assignment):
 
 
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory):
+def graded(request, tmp_path_factory):
     """``graded(assignment)`` -> (course root, student -> Scores), autograding every submission once.
 
     The class: the reference solutions, the untouched release, and one student per mutant-table entry.
-    nbgrader grades one submission at a time, so the first call starts every needed assignment's run,
-    two at once (one per core), the largest classes first.
+    nbgrader grades one submission at a time. In one pytest process the first call starts every needed assignment's
+    run, two at once (one per core), the largest classes first; in an xdist worker (the other core runs the other
+    worker) each class is graded when its group's first test asks for it.
     """
-    pool = ThreadPoolExecutor(max_workers=2)
+    pool = ThreadPoolExecutor(max_workers=1 if XDIST_WORKER else 2)
     runs = {}
 
     def grade(assignment):
-        if not runs:
-            for name in sorted(NEEDED | {assignment}, key=lambda a: -len(entries(a))):
+        if not runs and not XDIST_WORKER:
+            needed = {item.callspec.params["assignment"] for item in request.session.items
+                      if _needs(item, "graded") and hasattr(item, "callspec")}
+            for name in sorted(needed | {assignment}, key=lambda a: -len(entries(a))):
                 runs[name] = pool.submit(_grade_class, tmp_path_factory.mktemp(name), name)
         if assignment not in runs:
             runs[assignment] = pool.submit(_grade_class, tmp_path_factory.mktemp(assignment), assignment)
@@ -63,6 +105,31 @@ def graded(tmp_path_factory):
 
     yield grade
     pool.shutdown(cancel_futures=True)
+
+
+def _lock(name, exclusive):
+    """An flock on a file that every worker of this run shares; released when the file is closed."""
+    handle = open(Path(tempfile.gettempdir()) / f"softcap-suite-{os.environ['PYTEST_XDIST_TESTRUNUID']}.{name}", "a")
+    fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    return handle
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """With two workers, a test that runs alone waits for the other worker's current test to end, and keeps the next
+    one waiting until it is done (a readers-writer lock; the turnstile stops a stream of other tests from starving it).
+    Held over set-up, call and tear-down: a fixture's work counts as the test's."""
+    if not XDIST_WORKER:
+        yield
+        return
+    with contextlib.ExitStack() as held:
+        turnstile = held.enter_context(_lock("turnstile", exclusive=True))
+        if _runs_alone(item):
+            held.enter_context(_lock("machine", exclusive=True))
+        else:
+            turnstile.close()
+            held.enter_context(_lock("machine", exclusive=False))
+        yield
 
 
 BUILD = grading.REPO / "_build" / "html"
