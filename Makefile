@@ -55,10 +55,11 @@ publish: book
 	$(BIN)/ghp-import --no-jekyll --no-history --force --push --message "the book, built by make publish" _build/html
 
 ## test: the whole test suite (helpers, nbval of the solutions, grading, book build)
-# Two pytest-xdist workers, one per core; tests/conftest.py groups what shares a set-up and orders the longest first.
+# Two pytest-xdist workers, one per core; tests/conftest.py groups what shares a set-up (its scheduler replaces
+# loadscope's) and orders the longest groups first.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed $(PYODIDE)/.complete
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ## release: regenerate notebooks/ (what students get) from solutions/ with nbgrader
 release: $(VENV)/.installed

@@ -3,6 +3,7 @@
 import contextlib
 import fcntl
 import os
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,30 +25,46 @@ def student_id(entry):
     return f"{entry.kind}-{entry.target}-{entry.name}"
 
 
-# `make test` runs the suite in two pytest-xdist workers (`-n 2 --dist loadgroup`), one per core.
+# `make test` runs the suite in two pytest-xdist workers (`-n 2`), one per core, each given whole groups (below).
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 # Tests whose bounds assume the machine to themselves: with two workers they run while no other test runs. The killed
 # grader's ("the round ends within 120 s of the kill", "every kernel started since the round began is the round's")
 # and the hostile round's (5 s cell time-outs; the machine's free memory before and after).
 ALONE_FILES = ("tests/test_killed_grader.py",)
 ALONE_FIXTURES = ("graded_round",)
+# Files whose tests read the book that the `book` fixture builds into _build/html.
+BOOK_FILES = ("tests/test_book.py", "tests/test_browser.py", "tests/test_publish.py")
 # What goes first: the tests that run alone (so that the other worker waits for them at most once, at the start),
 # then the longest groups, longest first, so that neither worker is left with a long one at the end.
 FIRST = ("tests/test_hostile_submissions.py", "tests/test_killed_grader.py", "graded-", "book",
          "tests/test_parallel_grading.py", "tests/test_instructor_workflow.py", "tests/test_inert_output_in_a_browser.py")
 
 
+def group_of(nodeid):
+    """The group a test runs in, on one worker, in collection order: what shares an expensive set-up runs once.
+
+    An assignment's grading tests share its autograded class; the book's tests share its build; otherwise a file
+    (its module-scoped fixtures; a notebook's cells, which nbval runs in order in one kernel)."""
+    path, _, rest = nodeid.partition("::")
+    assignment = re.match(r"[^\[]*\[(\d\d-[a-z-]+)", rest)
+    if path == "tests/test_grading.py" and assignment:
+        return f"graded-{assignment[1]}"
+    return "book" if path in BOOK_FILES else path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's loadscope scheduling, by group_of (its loadgroup marks do not reach pytest 9's node ids)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return group_of(nodeid)
+
+    return ByGroup(config, log)
+
+
 def _needs(item, fixture):
     return fixture in getattr(item, "fixturenames", ())
-
-
-def _group(item):
-    """The xdist group of a test: what shares an expensive set-up runs in one worker, once."""
-    if _needs(item, "graded") and hasattr(item, "callspec"):
-        return f"graded-{item.callspec.params['assignment']}"
-    if _needs(item, "book"):  # the build writes _build/html, which these tests read
-        return "book"
-    return item.nodeid.split("::")[0]  # a file: its module-scoped fixtures, a notebook's cells in order
 
 
 def _runs_alone(item):
@@ -55,19 +72,15 @@ def _runs_alone(item):
 
 
 def _order(item):
-    group = _group(item)
+    group = group_of(item.nodeid)
     first = [i for i, prefix in enumerate(FIRST) if group.startswith(prefix)]
     if group.startswith("graded-"):  # the largest classes first
         return (first[0], -len(entries(group.removeprefix("graded-"))), group)
-    return (first[0] if first else len(FIRST), "", "")
+    return (first[0] if first else len(FIRST), 0, "")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
-    items.sort(key=_order)  # stable: the order within a group stays
-
+    items.sort(key=_order)  # stable: the order within a group stays (xdist runs the groups in this order)
 
 
 def _grade_class(root, assignment):
@@ -150,3 +163,4 @@ def book():
     grading.run([grading.BIN / "jupyter-book", "build", ".", "--all", "--warningiserror", "--nitpick", "--keep-going"],
                 cwd=grading.REPO, timeout=1200)
     return {page: (BUILD / f"{page}.html").read_text() for page in toc_pages()}
+

@@ -9,9 +9,11 @@ socket, no system service), skipped where Debian's postgresql package is missing
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -344,18 +346,19 @@ def test_inline_math_that_wraps_a_line_becomes_mathml_and_a_blank_line_ends_it()
     assert math_to_mathml("`$x$` stays code") == "`$x$` stays code"
 
 
-def test_a_lasting_server_in_a_folder_keeps_the_gradebook_across_restarts(postgresql, tmp_path):
+def test_a_lasting_server_in_a_folder_keeps_the_gradebook_across_restarts(postgresql):
     """`make postgres DIR=...`: a server of the course's own, as root too, that keeps its data when stopped."""
     from sqlalchemy import create_engine, text
 
-    folder = tmp_path / "gradebook-server"
-    if os.geteuid() == 0:  # pytest's tmp_path is closed to others (0700): the server's own user could not enter it
-        tmp_path.chmod(0o700)
+    # A short path: the server's socket lives in the folder, and a socket's path may have at most 107 bytes.
+    home = Path(tempfile.mkdtemp(prefix="softcap-pg-"))  # 0700, as pytest's tmp_path
+    folder = home / "gradebook-server"
+    if os.geteuid() == 0:  # a folder closed to others: the server's own user could not enter it
         refused = subprocess.run([sys.executable, "-m", "softcap_course.grading.postgres", "start", str(folder)],
                                  capture_output=True, text=True, timeout=180, env=classroom.tool_env())
         assert refused.returncode != 0 and "cannot enter" in refused.stderr and "chmod o+x" in refused.stderr, (
             refused.stderr)
-        for parent in reversed([tmp_path, *tmp_path.parents]):
+        for parent in reversed([home, *home.parents]):
             if parent.stat().st_mode & 0o001 == 0:
                 parent.chmod(parent.stat().st_mode | 0o001)
     result = subprocess.run([sys.executable, "-m", "softcap_course.grading.postgres", "start", str(folder)],
@@ -377,3 +380,14 @@ def test_a_lasting_server_in_a_folder_keeps_the_gradebook_across_restarts(postgr
         engine.dispose()
     finally:
         postgres.stop(folder)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_server_folder_whose_socket_path_is_too_long_is_refused_with_the_reason(tmp_path):
+    """A Unix socket's path has at most 107 bytes: a deep folder gets that reason, not pg_ctl's "could not start"."""
+    folder = tmp_path / ("deep-" * 20) / "gradebook-server"
+    result = subprocess.run([sys.executable, "-m", "softcap_course.grading.postgres", "start", str(folder)],
+                            capture_output=True, text=True, timeout=180, env=classroom.tool_env())
+    assert result.returncode != 0
+    assert "a Unix socket's path may have at most 107" in result.stderr and "shorter path" in result.stderr, result.stderr
+    assert not (folder / "data").exists(), "nothing is made for a server that cannot start"

@@ -112,14 +112,23 @@ def _closed_to_server_user(folder):
     return None
 
 
+# sun_path holds 108 bytes, the last a NUL: PostgreSQL cannot listen on a longer socket path.
+SOCKET_PATH_LIMIT = 107
+
+
 def start(folder, database="softcap_course"):
     """A lasting server in ``folder`` (made on first use, started again later); returns its SQLAlchemy URL."""
+    folder = Path(folder).resolve()
+    data, socket = folder / "data", folder / "socket"
+    socket_file = socket / ".s.PGSQL.5432"
+    if len(os.fsencode(socket_file)) > SOCKET_PATH_LIMIT:
+        raise SystemExit(f"cannot start a PostgreSQL server in {folder}: its socket would be {socket_file}, "
+                         f"{len(os.fsencode(socket_file))} bytes, and a Unix socket's path may have at most "
+                         f"{SOCKET_PATH_LIMIT}. Choose a folder with a shorter path (such as ~/gradebook-server)")
     reason = problem()
     if reason:
         raise SystemExit(f"cannot start a PostgreSQL server: {reason}")
     programs = server_programs()
-    folder = Path(folder).resolve()
-    data, socket = folder / "data", folder / "socket"
     fresh = not (data / "PG_VERSION").exists()
     if os.geteuid() == 0:
         blocked = _closed_to_server_user(folder)
