@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard solutions/*/)))
 
-.PHONY: book test release publish grade grading-benchmark postgres postgres-stop clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel
+.PHONY: book test release publish grade grading-benchmark postgres postgres-stop clean benchmark benchmark-smoke benchmark-triton-cpu benchmark-gpu benchmark-vocab-parallel stability
 
 # The virtual environment, re-made when requirements.txt or pyproject.toml change.
 $(VENV)/.installed: requirements.txt pyproject.toml softcap_course/grading/nbgrader_anywhere.py
@@ -60,6 +60,11 @@ publish: book
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed $(PYODIDE)/.complete
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+## stability: the softcap/z-loss stability sweep (learning rates x seeds x output variants, float32 and bfloat16
+##            autocast) into benchmarks/stability/; resumes where it stopped
+stability: $(VENV)/.installed
+	$(BIN)/python -m softcap_course.stability
 
 ## release: regenerate notebooks/ (what students get) from solutions/ with nbgrader
 release: $(VENV)/.installed
