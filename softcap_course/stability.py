@@ -58,7 +58,7 @@ class Config:
     layers: int = 2
     warmup: int = 20          # linear learning-rate warm-up, then constant: divergence comes from the rate itself
     weight_decay: float = 0.0
-    record_every: int = 5     # the loss curve and |logit| curve keep every 5th step
+    record_every: int = 5     # the loss, largest |logit| and mean log Z curves keep every 5th step
     validation_batches: int = 8
 
 
@@ -115,7 +115,7 @@ def build_model(config, vocabulary):
 
 
 def output_loss(logits, targets, cap, z_loss):
-    """(training loss, cross-entropy, largest |logit|) of raw logits under one output variant, in float32.
+    """(training loss, cross-entropy, largest |logit|, mean log Z) of raw logits under one output variant, in float32.
 
     As in parameter-golf's training script, the logits are cast to float32 before the softcap; the z-loss
     (PaLM) adds z_loss * log(Z)^2 per token, which pulls log Z towards 0 and so bounds the logits' drift."""
@@ -127,10 +127,11 @@ def output_loss(logits, targets, cap, z_loss):
         logits = cap * torch.tanh(logits / cap)
     flat = logits.reshape(-1, logits.shape[-1])
     cross_entropy = F.cross_entropy(flat, targets.reshape(-1))
+    log_z = torch.logsumexp(flat, dim=-1)
     loss = cross_entropy
     if z_loss:
-        loss = loss + z_loss * torch.logsumexp(flat, dim=-1).pow(2).mean()
-    return loss, cross_entropy, logits.detach().abs().max()
+        loss = loss + z_loss * log_z.pow(2).mean()
+    return loss, cross_entropy, logits.detach().abs().max(), log_z.detach().mean()
 
 
 def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
@@ -157,7 +158,7 @@ def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
         chunk = source[starts[:, None] + offsets].to(device)
         return chunk[:, :-1], chunk[:, 1:]
 
-    losses, max_logits, diverged_at = [], [], None
+    losses, max_logits, log_zs, diverged_at = [], [], [], None
     start = time.perf_counter()
     for step in range(config.steps):
         for group in optimiser.param_groups:
@@ -165,7 +166,7 @@ def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
         inputs, targets = windows(train, batches)
         with autocast:
             logits = model(inputs)
-        loss, cross_entropy, max_logit = output_loss(logits, targets, cap, z_loss)
+        loss, cross_entropy, max_logit, log_z = output_loss(logits, targets, cap, z_loss)
         if not torch.isfinite(loss):
             diverged_at = step
             break
@@ -175,6 +176,7 @@ def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
         if step % config.record_every == 0 or step == config.steps - 1:
             losses.append(round(cross_entropy.item(), 5))
             max_logits.append(round(max_logit.item(), 4))
+            log_zs.append(round(log_z.item(), 4))
 
     final_train = sum(losses[-4:]) / len(losses[-4:]) if losses else math.inf
     if diverged_at is None and final_train > losses[0]:
@@ -191,7 +193,7 @@ def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
             diverged_at, validation_loss = config.steps, None
     return {"lr": lr, "seed": seed, "variant": variant, "dtype": dtype,
             "diverged": diverged_at is not None, "diverged_at": diverged_at,
-            "loss": losses, "max_logit": max_logits, "validation_loss": validation_loss,
+            "loss": losses, "max_logit": max_logits, "log_z": log_zs, "validation_loss": validation_loss,
             "seconds": round(time.perf_counter() - start, 2)}
 
 
@@ -301,8 +303,9 @@ def sweep(out, config, lrs, seeds, variants, dtypes, workers=None, device="cpu",
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m softcap_course.stability", description=__doc__.split("\n\n")[0])
     parser.add_argument("--lrs", type=float, nargs="+",
-                        default=[round(10 ** (-2 + i / 3), 6) for i in range(10)],
-                        help="learning rates (default: 10 log-spaced from 0.01 to 10, far into divergence)")
+                        default=[round(10 ** (-2.5 + i / 2), 6) for i in range(8)],
+                        help="learning rates (default: 8 log-spaced from 0.00316 to 10, half a decade apart, "
+                             "far into divergence)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT",
                         help=f"output variants (default: all of {', '.join(VARIANTS)})")

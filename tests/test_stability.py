@@ -32,7 +32,7 @@ def test_a_run_is_the_same_for_the_same_seed_and_differs_for_another(text):
     other = stability.train_run(TINY, 1e-2, 1, "cap 30", "float32", text=text)
     assert first["loss"] == again["loss"] and first["validation_loss"] == again["validation_loss"]
     assert first["loss"] != other["loss"]
-    assert len(first["loss"]) == len(first["max_logit"]) == 4  # steps 0, 2, 4 and the last
+    assert len(first["loss"]) == len(first["max_logit"]) == len(first["log_z"]) == 4  # steps 0, 2, 4 and the last
     # Every run starts near the uniform guess over the alphabet: log(95) nats.
     assert abs(first["loss"][0] - math.log(len(stability.ALPHABET))) < 0.5
 
@@ -51,12 +51,13 @@ def test_the_z_loss_adds_the_mean_squared_log_partition_function():
 
     logits = torch.tensor([[[2.0, 0.0, -1.0], [5.0, 5.0, 5.0]]])
     targets = torch.tensor([[0, 2]])
-    loss, cross_entropy, largest = stability.output_loss(logits, targets, None, 0.5)
+    loss, cross_entropy, largest, mean_log_z = stability.output_loss(logits, targets, None, 0.5)
     log_z = [math.log(math.exp(2) + 1 + math.exp(-1)), 5 + math.log(3)]
     nll = [log_z[0] - 2.0, log_z[1] - 5.0]
     assert cross_entropy.item() == pytest.approx(sum(nll) / 2)
     assert loss.item() == pytest.approx(sum(nll) / 2 + 0.5 * (log_z[0] ** 2 + log_z[1] ** 2) / 2)
     assert largest.item() == 5.0
+    assert mean_log_z.item() == pytest.approx(sum(log_z) / 2)
 
 
 def test_a_rate_far_too_high_is_detected_as_divergence(text):
@@ -87,8 +88,8 @@ def test_the_sweep_writes_its_schema_and_resumes_where_it_stopped(tmp_path, monk
     assert len(calls) == 2 and len(first["runs"]) == 2
     saved = json.loads(out.read_text())
     assert saved["config"]["steps"] == 6 and saved["corpus"]["sha256"] and saved["machine"]["device"] == "cpu"
-    assert {"lr", "seed", "variant", "dtype", "diverged", "diverged_at", "loss", "max_logit", "validation_loss",
-            "seconds"} <= set(saved["runs"][0])
+    assert {"lr", "seed", "variant", "dtype", "diverged", "diverged_at", "loss", "max_logit", "log_z",
+            "validation_loss", "seconds"} <= set(saved["runs"][0])
     # Again with a second seed: only the two new runs are trained, the first two are kept.
     second = stability.sweep(out, TINY, [3e-2, 1e3], [0, 1], ["no cap"], ["float32"], workers=1, progress=False)
     assert len(calls) == 4 and {c[1] for c in calls[2:]} == {1}
