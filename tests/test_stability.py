@@ -109,3 +109,50 @@ def test_bad_arguments_are_refused_by_name(capsys):
     with pytest.raises(SystemExit):
         stability.main(["--variants", "cap 7"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_divergence_rate_interval_is_clopper_pearson():
+    # 0 of n: the upper end solves (1 - p)^n = 0.025; n of n mirrors it.
+    assert stability.rate_interval(0, 5) == (0.0, pytest.approx(1 - 0.025 ** (1 / 5)))
+    assert stability.rate_interval(5, 5) == (pytest.approx(0.025 ** (1 / 5)), 1.0)
+    # 1 of 5: the ends solve P(X >= 1) = 0.025 and P(X <= 1) = 0.025 for X ~ Binomial(5, p), found by bisection.
+    def solve(equation):
+        low, high = 0.0, 1.0
+        for _ in range(100):
+            middle = (low + high) / 2
+            low, high = (middle, high) if equation(middle) > 0 else (low, middle)
+        return middle
+
+    at_most_one = lambda p: (1 - p) ** 5 + 5 * p * (1 - p) ** 4  # noqa: E731
+    low, high = stability.rate_interval(1, 5)
+    assert low == pytest.approx(solve(lambda p: 0.025 - (1 - (1 - p) ** 5)), abs=1e-9)
+    assert high == pytest.approx(solve(lambda p: at_most_one(p) - 0.025), abs=1e-9)
+    assert stability.rate_interval(4, 5) == pytest.approx((1 - high, 1 - low))
+
+
+def _fake(runs):
+    return {"lrs": sorted({r[2] for r in runs}), "runs": [
+        {"dtype": "float32", "variant": v, "lr": lr, "seed": seed, "diverged": loss is None, "validation_loss": loss}
+        for v, seed, lr, loss in runs]}
+
+
+def test_the_paired_difference_pairs_runs_by_seed():
+    plain = [2.0, 2.5, 3.0, 2.2]
+    capped = [1.9, 2.3, 3.0, 1.9]  # differences -0.1, -0.2, 0.0, -0.3: mean -0.15, sd 0.1291
+    # The capped runs are listed in another seed order: pairing must go by seed, not by position.
+    result = _fake([("no cap", s, 0.1, x) for s, x in enumerate(plain)]
+                   + [("cap 30", s, 0.1, capped[s]) for s in (3, 1, 0, 2)])
+    mean, low, high, seeds = stability.paired_difference(result, "float32", "cap 30", "no cap", 0.1)
+    half = 3.182446 * (0.05 / 3) ** 0.5 / 2  # t(0.975, 3 degrees of freedom) x sd / sqrt(4)
+    assert (mean, seeds) == (pytest.approx(-0.15), 4)
+    assert (low, high) == (pytest.approx(-0.15 - half, abs=1e-6), pytest.approx(-0.15 + half, abs=1e-6))
+    diverged = _fake([("no cap", 0, 0.1, 2.0), ("no cap", 1, 0.1, None), ("cap 30", 0, 0.1, 2.0),
+                      ("cap 30", 1, 0.1, 2.1)])
+    assert stability.paired_difference(diverged, "float32", "cap 30", "no cap", 0.1) is None
+
+
+def test_the_largest_stable_rate_is_the_end_of_the_first_unbroken_run_of_stable_rates():
+    result = _fake([("no cap", 0, 0.01, 3.0), ("no cap", 0, 0.1, 2.0), ("no cap", 0, 1.0, None),
+                    ("no cap", 0, 10.0, 2.5)])
+    assert stability.largest_stable_lr(result, "float32", "no cap") == 0.1
+    assert stability.largest_stable_lr(_fake([("no cap", 0, 0.01, None)]), "float32", "no cap") is None
