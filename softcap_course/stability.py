@@ -134,6 +134,42 @@ def output_loss(logits, targets, cap, z_loss):
     return loss, cross_entropy, logits.detach().abs().max(), log_z.detach().mean()
 
 
+VALIDATION_SEED = 1234  # the same validation windows for every run (and for the baselines)
+
+
+def _split(text):
+    """(training, validation) character indices: the validation text is the end of the corpus."""
+    import torch
+
+    encoded = torch.tensor([ALPHABET.index(ch) for ch in text], dtype=torch.long)
+    split = int(len(encoded) * (1 - VALIDATION_FRACTION))
+    return encoded[:split], encoded[split:]
+
+
+def _windows(config, source, generator):
+    """A batch of random windows of the source: (inputs, the next character of each)."""
+    import torch
+
+    starts = torch.randint(0, len(source) - config.context - 1, (config.batch,), generator=generator)
+    chunk = source[starts[:, None] + torch.arange(config.context + 1)]
+    return chunk[:, :-1], chunk[:, 1:]
+
+
+def baselines(config, text):
+    """Validation losses of two models that read no context, on the validation windows of every run: the uniform
+    distribution over the alphabet (log V) and the training text's character frequencies (add-one smoothed). A run
+    that ends no better than the second has learned nothing from the characters before the one it predicts."""
+    import torch
+
+    train, validation = _split(text)
+    counts = torch.bincount(train, minlength=len(ALPHABET)).double() + 1
+    log_frequency = (counts / counts.sum()).log()
+    checks = torch.Generator().manual_seed(VALIDATION_SEED)
+    values = [-log_frequency[_windows(config, validation, checks)[1]].mean().item()
+              for _ in range(config.validation_batches)]
+    return {"uniform": round(math.log(len(ALPHABET)), 5), "character frequencies": round(sum(values) / len(values), 5)}
+
+
 def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
     """One run: returns its record (plain Python values, JSON-ready)."""
     import torch
@@ -141,22 +177,18 @@ def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
     cap, z_loss = VARIANTS[variant]
     if text is None:
         text, _ = corpus()
-    encoded = torch.tensor([ALPHABET.index(ch) for ch in text], dtype=torch.long)
-    split = int(len(encoded) * (1 - VALIDATION_FRACTION))
-    train, validation = encoded[:split], encoded[split:]
+    train, validation = _split(text)
 
     torch.manual_seed(seed)  # the initial weights: the same for every variant and learning rate of this seed
     model = build_model(config, len(ALPHABET)).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=config.weight_decay)
     batches = torch.Generator().manual_seed(seed)  # the batches: the same for every variant of this seed
-    offsets = torch.arange(config.context + 1)
     autocast = torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16,
                               enabled=dtype == "bfloat16")
 
     def windows(source, generator):
-        starts = torch.randint(0, len(source) - config.context - 1, (config.batch,), generator=generator)
-        chunk = source[starts[:, None] + offsets].to(device)
-        return chunk[:, :-1], chunk[:, 1:]
+        inputs, targets = _windows(config, source, generator)
+        return inputs.to(device), targets.to(device)
 
     losses, max_logits, log_zs, diverged_at = [], [], [], None
     start = time.perf_counter()
@@ -184,7 +216,7 @@ def train_run(config, lr, seed, variant, dtype, device="cpu", text=None):
     validation_loss = None
     if diverged_at is None:
         model.eval()
-        checks = torch.Generator().manual_seed(1234)  # the same validation windows for every run
+        checks = torch.Generator().manual_seed(VALIDATION_SEED)
         with torch.no_grad(), autocast:
             values = [output_loss(model(inputs), targets, cap, 0.0)[1].item()
                       for inputs, targets in (windows(validation, checks) for _ in range(config.validation_batches))]
@@ -254,9 +286,10 @@ def sweep(out, config, lrs, seeds, variants, dtypes, workers=None, device="cpu",
 
     from tqdm import tqdm
 
-    _, source = corpus()
+    text, source = corpus()
     out = Path(out)
-    result = {"config": dataclasses.asdict(config), "corpus": source, "machine": machine(device),
+    result = {"config": dataclasses.asdict(config), "corpus": source, "baselines": baselines(config, text),
+              "machine": machine(device),
               "lrs": list(lrs), "seeds": list(seeds), "variants": list(variants), "dtypes": list(dtypes),
               "runs": [], "seconds": 0.0}
     if out.exists():
@@ -272,6 +305,8 @@ def sweep(out, config, lrs, seeds, variants, dtypes, workers=None, device="cpu",
     done = {run_key(run) for run in result["runs"]}
     todo = [run for run in grid(lrs, seeds, variants, dtypes) if run_key(run) not in done]
     if not todo:
+        if not out.exists() or json.loads(out.read_text()) != result:
+            _write(out, result)  # a finished sweep gains what a newer version records about it
         return result
     workers = workers or (1 if device.startswith("cuda") else os.cpu_count() or 1)
     started = time.perf_counter()

@@ -156,3 +156,11 @@ def test_the_largest_stable_rate_is_the_end_of_the_first_unbroken_run_of_stable_
                     ("no cap", 0, 10.0, 2.5)])
     assert stability.largest_stable_lr(result, "float32", "no cap") == 0.1
     assert stability.largest_stable_lr(_fake([("no cap", 0, 0.01, None)]), "float32", "no cap") is None
+
+
+def test_the_baselines_are_the_uniform_and_the_character_frequency_losses():
+    text = "ab" * 5000  # training: the first 9 000 characters, 4 500 of each; every validation target is a or b
+    found = stability.baselines(TINY, text)
+    assert found["uniform"] == pytest.approx(math.log(len(stability.ALPHABET)), abs=1e-5)
+    assert found["character frequencies"] == pytest.approx(-math.log(4501 / (9000 + len(stability.ALPHABET))),
+                                                           abs=1e-5)
