@@ -376,6 +376,14 @@ def runs_of(result, dtype, variant, lr):
                   key=lambda r: r["seed"])
 
 
+def outcome(run, baselines):
+    """"diverged"; "stalled" (it did not diverge, but its validation loss is no better than the character
+    frequencies': it learned nothing from context); or "learned"."""
+    if run["diverged"]:
+        return "diverged"
+    return "learned" if run["validation_loss"] < baselines["character frequencies"] else "stalled"
+
+
 def rate_interval(diverged, runs, confidence=0.95):
     """Clopper-Pearson interval for a divergence rate seen as ``diverged`` of ``runs``: exact, never too narrow, which
     matters with five seeds (0 of 5 still allows a rate of about a half)."""

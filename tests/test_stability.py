@@ -164,3 +164,11 @@ def test_the_baselines_are_the_uniform_and_the_character_frequency_losses():
     assert found["uniform"] == pytest.approx(math.log(len(stability.ALPHABET)), abs=1e-5)
     assert found["character frequencies"] == pytest.approx(-math.log(4501 / (9000 + len(stability.ALPHABET))),
                                                            abs=1e-5)
+
+
+def test_a_run_is_diverged_stalled_or_learned():
+    floor = {"uniform": 4.56, "character frequencies": 3.4}
+    assert stability.outcome({"diverged": True, "validation_loss": None}, floor) == "diverged"
+    assert stability.outcome({"diverged": False, "validation_loss": 3.41}, floor) == "stalled"
+    assert stability.outcome({"diverged": False, "validation_loss": 3.4}, floor) == "stalled"
+    assert stability.outcome({"diverged": False, "validation_loss": 2.3}, floor) == "learned"
