@@ -425,13 +425,13 @@ def divergence_table(result, dtype):
     return rows
 
 
-def largest_stable_lr(result, dtype, variant):
-    """The largest learning rate up to which no seed of this variant diverged: that rate and every smaller one of the
-    grid converged on every seed (None if the smallest rate already diverged once)."""
+def largest_stable_lr(result, dtype, variant, accept=lambda run: not run["diverged"]):
+    """The largest learning rate up to which every seed of this variant was accepted (by default: did not diverge):
+    that rate and every smaller one of the grid; None if the smallest rate already failed once."""
     stable = None
     for lr in sorted(result["lrs"]):
         runs = runs_of(result, dtype, variant, lr)
-        if not runs or any(r["diverged"] for r in runs):
+        if not runs or not all(accept(r) for r in runs):
             break
         stable = lr
     return stable

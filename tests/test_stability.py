@@ -172,3 +172,11 @@ def test_a_run_is_diverged_stalled_or_learned():
     assert stability.outcome({"diverged": False, "validation_loss": 3.41}, floor) == "stalled"
     assert stability.outcome({"diverged": False, "validation_loss": 3.4}, floor) == "stalled"
     assert stability.outcome({"diverged": False, "validation_loss": 2.3}, floor) == "learned"
+
+
+def test_the_largest_learning_rate_can_ask_for_runs_that_learned():
+    result = _fake([("no cap", 0, 0.01, 3.0), ("no cap", 0, 0.1, 2.0), ("no cap", 0, 1.0, 3.3)])
+    floor = {"uniform": 4.56, "character frequencies": 3.1}
+    assert stability.largest_stable_lr(result, "float32", "no cap") == 1.0
+    assert stability.largest_stable_lr(result, "float32", "no cap",
+                                       accept=lambda run: stability.outcome(run, floor) == "learned") == 0.1
