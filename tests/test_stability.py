@@ -2,6 +2,7 @@
 
 Not the science: that is the committed sweep in benchmarks/stability/."""
 
+import dataclasses
 import json
 import math
 
@@ -180,3 +181,15 @@ def test_the_largest_learning_rate_can_ask_for_runs_that_learned():
     assert stability.largest_stable_lr(result, "float32", "no cap") == 1.0
     assert stability.largest_stable_lr(result, "float32", "no cap",
                                        accept=lambda run: stability.outcome(run, floor) == "learned") == 0.1
+
+
+def test_the_committed_sweep_holds_the_whole_grid_and_its_baselines():
+    committed = json.loads(stability.DEFAULT_OUT.read_text())
+    assert len(committed["lrs"]) >= 8 and len(committed["seeds"]) >= 5
+    assert set(committed["variants"]) == set(stability.VARIANTS) and set(committed["dtypes"]) == set(stability.DTYPES)
+    keys = {stability.run_key(run) for run in committed["runs"]}
+    assert keys == {stability.run_key(run) for run in stability.grid(committed["lrs"], committed["seeds"],
+                                                                     committed["variants"], committed["dtypes"])}
+    assert len(keys) == len(committed["runs"])  # no run twice
+    assert committed["baselines"]["character frequencies"] < committed["baselines"]["uniform"]
+    assert committed["config"] == dataclasses.asdict(stability.Config())  # the page describes today's defaults
