@@ -439,7 +439,7 @@ def largest_stable_lr(result, dtype, variant, accept=lambda run: not run["diverg
 
 def best_validation(result, dtype, variant):
     """(lr, mean, standard deviation over seeds, seeds) of the learning rate with the lowest mean validation loss among
-    those where every seed converged; None if there is none."""
+    those where no seed diverged; None if there is none."""
     best = None
     for lr in result["lrs"]:
         runs = runs_of(result, dtype, variant, lr)
