@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import nbformat
@@ -258,6 +259,9 @@ def _digest(root):
             for p in sorted((root / "submitted").rglob("*")) if p.is_file()}
 
 
+MEMORY_KEPT = 600 * 2**20  # less available memory after the round than this is a leak
+
+
 @pytest.fixture(scope="module")
 def graded_round(tmp_path_factory):
     root = grading.make_course(tmp_path_factory.mktemp("hostile"), [ASSIGNMENT])
@@ -277,6 +281,13 @@ def graded_round(tmp_path_factory):
     result = subprocess.run([sys.executable, "-m", "softcap_course.grading.instructor", ASSIGNMENT, "--root", str(root),
                              "--jobs", "2"], env=env, capture_output=True, text=True, timeout=900)
     machine_after = _free_disk_and_memory(root)
+    # The kernel gives back what a finished sandbox held (its tmpfs folders, its namespaces) after its processes are
+    # gone, asynchronously, and later on a busy machine: wait up to 30 s for it. A process the round left alive, or a
+    # file it left in a shared tmpfs, keeps its memory, and test_the_machine_keeps_its_disk_and_memory still fails.
+    settled = time.monotonic() + 30
+    while machine[2] - machine_after[2] >= MEMORY_KEPT and time.monotonic() < settled:
+        time.sleep(1)
+        machine_after = _free_disk_and_memory(root)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # Kept for a human to read: what an instructor sees after such a round.
     (grading.REPO / "_build").mkdir(exist_ok=True)
@@ -434,7 +445,7 @@ def test_the_machine_keeps_its_disk_and_memory(graded_round):
     """What a submission wrote lived in its sandbox's memory-backed folders, bounded, and went with it."""
     _, scores, report, _, ((disk, tmp, memory), (disk_after, tmp_after, memory_after)) = graded_round
     assert disk - disk_after < 100 * 2**20 and tmp - tmp_after < 100 * 2**20, (disk - disk_after, tmp - tmp_after)
-    assert memory - memory_after < 600 * 2**20, f"{(memory - memory_after) / 2**20:.0f} MiB less memory available"
+    assert memory - memory_after < MEMORY_KEPT, f"{(memory - memory_after) / 2**20:.0f} MiB less memory available"
 
 
 def test_a_submission_sees_no_classmate(graded_round):
