@@ -24,6 +24,10 @@ student's forward and backward (``grad_loss = 1``) and the proxy returns a loss 
 gradients times the incoming one, through a custom ``autograd.Function`` node only if the student's loss came from
 one. ``peak_tensor_bytes`` is measured in the worker, around the student's own forward and backward.
 
+Chapter 4's tests draw thousands of samples, one call at a time with one NumPy generator: a loop of identical calls
+is answered from calls the worker makes ahead, each on the state the previous one left (``_Speculation``), so that
+a draw costs a function call instead of a round trip through the pipe.
+
 Tensors cross as views of their whole storage (shape, strides and offset kept, so that a transposed or sliced tensor
 arrives as one), and every storage the student's code wrote into comes back into the grader's tensor. Chapter 7's
 tests launch the student's Triton kernel themselves: the grader's ``kernel[grid](...)`` launches it in the worker on
@@ -203,14 +207,74 @@ def _measured_call(name, args, kwargs):
     return torch.zeros(reply["shape"], dtype=getattr(torch, reply["dtype"]), requires_grad=True)
 
 
+class _Speculation:
+    """Chapter 4's tests draw thousands of samples in loops of identical calls (same plain arguments, one NumPy
+    generator carried from call to call). One round trip per draw costs more than the draw: when a call repeats
+    the previous one on the state that one left, the worker is asked to make the next calls too (2, 4, 8, ... at a
+    time), and the calls that follow are answered from those replies for as long as they are the same call on the
+    state the previous reply left. Anything else (other arguments, a generator moved in between, an exception)
+    ends the run of replies, and the call goes to the worker as usual. For a function whose draws depend only on
+    its arguments and the generator, this is exactly the one-by-one result."""
+
+    most = 1024  # calls asked for at once, at most (1: every call is a round trip of its own)
+
+    def __init__(self):
+        self.key, self.state, self.depth, self.ahead = None, None, 1, []
+
+    @staticmethod
+    def key_of(request, generators):
+        """The call without its generator's state; None unless it is plain data with exactly one generator."""
+        if len(generators) != 1 or request.get("storages"):
+            return None
+        bare = {**request, "args": [_without_state(a) for a in request["args"]],
+                "kwargs": {k: _without_state(v) for k, v in request["kwargs"].items()}}
+        return json.dumps(bare, sort_keys=True)
+
+    def answer(self, worker, request, key, state):
+        if key is not None and key == self.key and state == self.state and self.most > 1:
+            if self.ahead:
+                return self._next()
+            self.depth = min(self.depth * 2, self.most)
+            replies = worker.ask({**request, "repeat": self.depth}).get("replies")
+            if not isinstance(replies, list) or not replies or not all(isinstance(r, dict) for r in replies):
+                raise WorkerFailed("the worker answered a repeated call with no replies")
+            self.ahead = replies[:self.depth]
+            return self._next()
+        self.key, self.depth, self.ahead = key, 1, []
+        reply = worker.ask(request)
+        self.state = _first_state(reply) if key is not None else None
+        return reply
+
+    def _next(self):
+        reply = self.ahead.pop(0)
+        self.state = _first_state(reply)
+        if self.state is None:  # an exception: nothing after it is known
+            self.key, self.ahead = None, []
+        return reply
+
+
+def _without_state(packed):
+    plain = packed.get("__plain__") if isinstance(packed, dict) else None
+    return {"__plain__": "__rng__"} if isinstance(plain, dict) and "__rng__" in plain else packed
+
+
+def _first_state(reply):
+    states = reply.get("rngs") if "raised" not in reply else None
+    return states[0] if isinstance(states, list) and states else None
+
+
 def _proxy(worker, name):
+    speculation = _Speculation()
+
     def call(*args, **kwargs):
         if _Measure.active and any(getattr(a, "requires_grad", False) for a in list(args) + list(kwargs.values())):
             return _measured_call(name, args, kwargs)
         views = _Views()
         request = {"call": name, **views.request(args, kwargs),
                    "env": {key: os.environ.get(key) for key in FUNCTION_ENVIRONMENT}}
-        reply = worker.ask(request)
+        rngs = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
+        key = _Speculation.key_of(request, rngs)
+        reply = speculation.answer(worker, request, key, rngs[0].bit_generator.state if key is not None else None)
         if "raised" in reply:
             _raise_like(reply)
         views.write_back(reply)
@@ -238,6 +302,7 @@ def _proxy(worker, name):
 
     call.__name__ = call.__qualname__ = name
     call._proxy = True
+    call._speculation = speculation
     call.remote_vocab_parallel = remote_vocab_parallel
     return call
 
