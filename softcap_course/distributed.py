@@ -149,6 +149,10 @@ def _rank_main(function, rank, world, store, timeout, pipe):
     try:
         dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world,
                                 timeout=datetime.timedelta(seconds=timeout))
+        # Every rank waits here until all are connected: otherwise a rank that finishes at once (and exits) can close
+        # its side of the mesh while a slower partner is still connecting, and that partner fails with "Gloo
+        # connectFullMesh failed ... Connection closed by peer" instead of running the function.
+        dist.barrier()
         result = {"value": function(rank, world)}
     except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
         result = raised_reply(error)
