@@ -384,6 +384,12 @@ def outcome(run, baselines):
     return "learned" if run["validation_loss"] < baselines["character frequencies"] else "stalled"
 
 
+def _mean_and_sd(values):
+    """Mean and sample standard deviation (0 for a single value)."""
+    mean = sum(values) / len(values)
+    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+
+
 def rate_interval(diverged, runs, confidence=0.95):
     """Clopper-Pearson interval for a divergence rate seen as ``diverged`` of ``runs``: exact, never too narrow, which
     matters with five seeds (0 of 5 still allows a rate of about a half)."""
@@ -407,8 +413,7 @@ def paired_difference(result, dtype, variant, baseline, lr, confidence=0.95):
     if len(seeds) < 2 or any(ours[s]["diverged"] or theirs[s]["diverged"] for s in seeds):
         return None
     differences = [ours[s]["validation_loss"] - theirs[s]["validation_loss"] for s in seeds]
-    mean = sum(differences) / len(differences)
-    sd = (sum((d - mean) ** 2 for d in differences) / (len(differences) - 1)) ** 0.5
+    mean, sd = _mean_and_sd(differences)
     half = float(t.ppf(1 - (1 - confidence) / 2, len(differences) - 1)) * sd / len(differences) ** 0.5
     return mean, mean - half, mean + half, len(seeds)
 
@@ -446,8 +451,7 @@ def best_validation(result, dtype, variant):
         if not runs or any(r["diverged"] for r in runs):
             continue
         values = [r["validation_loss"] for r in runs]
-        mean = sum(values) / len(values)
-        spread = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+        mean, spread = _mean_and_sd(values)
         if best is None or mean < best[1]:
             best = (lr, mean, spread, len(values))
     return best

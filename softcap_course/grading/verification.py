@@ -272,13 +272,13 @@ def _proxy(worker, name):
         views = _Views()
         request = {"call": name, **views.request(args, kwargs),
                    "env": {key: os.environ.get(key) for key in FUNCTION_ENVIRONMENT}}
-        rngs = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
-        key = _Speculation.key_of(request, rngs)
-        reply = speculation.answer(worker, request, key, rngs[0].bit_generator.state if key is not None else None)
+        generators = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
+        key = _Speculation.key_of(request, generators)
+        reply = speculation.answer(worker, request, key,
+                                   generators[0].bit_generator.state if key is not None else None)
         if "raised" in reply:
             _raise_like(reply)
         views.write_back(reply)
-        generators = [a for a in list(args) + list(kwargs.values()) if isinstance(a, np.random.Generator)]
         for generator, state in zip(generators, reply.get("rngs", [])):
             generator.bit_generator.state = state
         value = decode(reply["value"])
