@@ -292,8 +292,8 @@ def sweep(out, config, lrs, seeds, variants, dtypes, workers=None, device="cpu",
               "machine": machine(device),
               "lrs": list(lrs), "seeds": list(seeds), "variants": list(variants), "dtypes": list(dtypes),
               "runs": [], "seconds": 0.0}
-    if out.exists():
-        earlier = json.loads(out.read_text())
+    earlier = json.loads(out.read_text()) if out.exists() else None
+    if earlier is not None:
         if earlier.get("config") != result["config"] or earlier.get("corpus", {}).get("sha256") != source["sha256"]:
             raise SystemExit(f"error: {out} holds a sweep with another config or corpus; pass --out with another file "
                              f"(or delete it) to start a new sweep")
@@ -305,7 +305,7 @@ def sweep(out, config, lrs, seeds, variants, dtypes, workers=None, device="cpu",
     done = {run_key(run) for run in result["runs"]}
     todo = [run for run in grid(lrs, seeds, variants, dtypes) if run_key(run) not in done]
     if not todo:
-        if not out.exists() or json.loads(out.read_text()) != result:
+        if earlier != result:
             _write(out, result)  # a finished sweep gains what a newer version records about it
         return result
     workers = workers or (1 if device.startswith("cuda") else os.cpu_count() or 1)
