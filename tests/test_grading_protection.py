@@ -287,3 +287,84 @@ def test_an_unsandboxed_memory_measurement_kills_and_removes_only_what_it_starte
         bystander.kill()
         bystander.wait()
         kept.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------ tensors to the memory zygote, raw
+
+FRAMED_STUDENT = """
+import torch
+
+def framed(logits, targets, scale):
+    torch.manual_seed(7)
+    whole = torch.randn(40, 33).to(torch.bfloat16)
+    # the argument is a strided view into the middle of the storage that crossed the pipe
+    assert logits.dtype == torch.bfloat16 and logits.shape == (13, 16) and logits.stride() == (33, 2)
+    assert torch.equal(logits, whole[20:33, 1:33:2]), "the bfloat16 bytes changed on the way"
+    assert targets.dtype == torch.int64 and torch.equal(targets, torch.arange(-3, 10)), "the targets changed"
+    assert scale.dtype == torch.float64 and scale.tolist() == [0.1, 1e-300, -2.5]
+    return (logits.float() * 2).sum()
+"""
+
+
+def test_the_memory_zygote_gets_tensor_arguments_as_raw_frames_byte_for_byte():
+    """The grader sends the zygote each tensor's storage raw after the request's line (no base64 in JSON): views keep
+    their strides and offsets, bfloat16 and integers their exact bytes, and a second request reads its own frames."""
+    import torch
+
+    from softcap_course.grading import measure
+    from softcap_course.grading.verification import _Views
+
+    torch.manual_seed(7)
+    whole = torch.randn(40, 33).to(torch.bfloat16)
+    logits = whole[20:33, 1:33:2].requires_grad_()
+    targets, scale = torch.arange(-3, 10), torch.tensor([0.1, 1e-300, -2.5], dtype=torch.float64)
+    probe = measure.MemoryProbe(["import torch"], timeout=30.0, sandboxed=False)
+    try:
+        for _ in range(2):
+            views = _Views(frames=[])
+            request = {"measure": "framed", "student": [FRAMED_STUDENT],
+                       **views.request((logits, targets), {"scale": scale}), "skip_kernels": False}
+            assert len(views.frames) == 3 and "frames" not in request
+            assert all(s["__tensor__"] is None for s in request["storages"]), "a storage went as base64"
+            reply = probe.measure(request, frames=views.frames)
+            assert "raised" not in reply, reply
+            assert reply["shape"] == [] and reply["dtype"] == "float32" and reply["peak"] > 0, reply
+    finally:
+        probe.close()
+
+
+def test_a_reply_cannot_name_a_frame():
+    """Only the grader's requests carry frames: a tensor that points to one in anything else is refused."""
+    import torch
+
+    from softcap_course.grading.worker import WorkerFailed, decode, encode
+
+    frames = []
+    tagged = encode(torch.arange(6, dtype=torch.int32).reshape(2, 3), frames)
+    assert torch.equal(decode(tagged, [bytearray(frames[0].tobytes())]), torch.arange(6, dtype=torch.int32).reshape(2, 3))
+    for bad in (tagged, {**tagged, "frame": 1}, {**tagged, "frame": "0"}):
+        with pytest.raises(WorkerFailed, match="frame"):
+            decode(bad, [] if bad is tagged else [bytearray(24)])
+
+
+def test_a_process_that_stops_reading_a_frame_fails_within_the_time_limit():
+    """Writing a frame to a process that reads nothing gives up at the time limit instead of blocking forever."""
+    import time
+
+    import numpy as np
+
+    from softcap_course.grading.verification import Worker
+    from softcap_course.grading.worker import WorkerFailed
+
+    worker = Worker.__new__(Worker)
+    worker.timeout = 2.0
+    worker.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    try:
+        with pytest.raises(WorkerFailed, match="read no request"):
+            worker.ask({"measure": "x"}, timeout=2.0, frames=[np.zeros(2**24, dtype=np.uint8)])  # 16 MB > a pipe
+        assert time.monotonic() - started < 10
+        assert worker.process.poll() is not None, "the process that stopped reading was left running"
+    finally:
+        worker.close()

@@ -155,10 +155,11 @@ def _measured_child(namespace, parts, timeout, name, args, kwargs, skip_kernels,
             os._exit(0)
 
 
-def _measure(namespace, request, parts, timeout):
+def _measure(namespace, request, parts, timeout, frames=()):
     from softcap_course.grading.worker import _arguments
 
-    args, kwargs, _, _ = _arguments(request)
+    args, kwargs, _, _ = _arguments(request, frames)
+    del frames  # the arguments are views of them now: nothing else holds the bytes
     # The baseline: everything but the call (the arguments as leaves of a graph), in a child like the measured one.
     pid = os.fork()
     if pid == 0:
@@ -221,6 +222,18 @@ def _clean_scratch():
                     pass
 
 
+def _read_exactly(stream, size):
+    """``size`` bytes of ``stream`` in a fresh bytearray (the tensor built on it owns them)."""
+    data = bytearray(size)
+    view, got = memoryview(data), 0
+    while got < size:
+        count = stream.readinto(view[got:])
+        if not count:
+            raise EOFError(f"the request's frame ended after {got} of {size} bytes")
+        got += count
+    return data
+
+
 def main():
     """The zygote: run the notebook's trusted cells, then measure calls until stdin closes. One zygote serves every
     submission of one notebook in one grading process: after each measurement nothing of the child is left (every
@@ -233,7 +246,7 @@ def main():
     libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no child may trace this process or open its files via /proc
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a measured child come here, to be reaped
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    requests = sys.stdin
+    requests = sys.stdin.buffer  # bytes: a request's line may be followed by raw frames (verification.Worker.ask)
     _hello(protocol)
     _silence()
     start = json.loads(requests.readline())
@@ -248,10 +261,12 @@ def main():
             except Exception as error:  # noqa: BLE001
                 errors.append(f"preloading {module}: {type(error).__name__}: {error}")
     protocol.write(json.dumps({"ready": True, "trusted_errors": errors}) + "\n")
-    for line in requests:
+    for line in iter(requests.readline, b""):
         request = json.loads(line)
         try:
-            reply = _measure(namespace, request, request["student"], start.get("timeout", 60.0))
+            frames = [_read_exactly(requests, int(size)) for size in request.get("frames", [])]
+            reply = _measure(namespace, request, request["student"], start.get("timeout", 60.0), frames)
+            del frames
         except BaseException as error:  # noqa: BLE001 (a bug here must reach the grader as an error, not a score)
             reply = {"failed": f"{type(error).__name__}: {error}"}
         finally:
@@ -282,8 +297,8 @@ class MemoryProbe:
         self.worker.start(command, sandboxed, {"trusted": trusted, "timeout": timeout, "sandboxed": sandboxed},
                           120.0 + timeout * (len(trusted) + 1))
 
-    def measure(self, request):
-        reply = self.worker.ask(request, timeout=self.worker.timeout * 3 + 30.0)
+    def measure(self, request, frames=()):
+        reply = self.worker.ask(request, timeout=self.worker.timeout * 3 + 30.0, frames=frames)
         if "failed" in reply:
             raise GradingInfrastructureError(f"the memory measurement failed: {reply['failed']}")
         return reply

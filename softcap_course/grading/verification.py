@@ -134,15 +134,41 @@ class Worker:
                                              + "; ".join(ready["trusted_errors"]))
         return ready
 
-    def ask(self, request, timeout=None):
+    def ask(self, request, timeout=None, frames=()):
+        """Send ``request`` (and, after its line, the raw ``frames`` it names, each announced by its length) and
+        return the reply."""
         if self.process.poll() is not None:
             raise WorkerFailed("the worker is not running")
+        timeout = timeout or self.timeout
         try:
-            self.process.stdin.write(json.dumps(request) + "\n")
+            header = {**request, "frames": [int(frame.nbytes) for frame in frames]} if frames else request
+            self.process.stdin.write(json.dumps(header) + "\n")
             self.process.stdin.flush()
+            deadline = time.monotonic() + timeout
+            for frame in frames:
+                self._write_raw(memoryview(frame).cast("B"), deadline)
         except (BrokenPipeError, OSError):
             raise WorkerFailed("the worker stopped reading") from None
-        return self.read(timeout or self.timeout)
+        return self.read(timeout)
+
+    def _write_raw(self, data, deadline):
+        """Write bytes to the process's stdin, giving up at the deadline (a process that stops reading would block
+        a plain write forever)."""
+        fd, written = self.process.stdin.fileno(), 0
+        os.set_blocking(fd, False)  # a blocking write of more than the pipe holds would wait past any deadline
+        try:
+            while written < len(data):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [fd], [], left)[1]:
+                    self.close()
+                    raise WorkerFailed(f"the worker read no request within {self.timeout:.0f} s")
+                try:
+                    written += os.write(fd, data[written:written + 2**20])
+                except BlockingIOError:
+                    pass
+        finally:
+            if self.process.stdin and not self.process.stdin.closed:
+                os.set_blocking(fd, True)
 
     def read(self, timeout):
         deadline = time.monotonic() + timeout
@@ -194,10 +220,10 @@ def _measured_call(name, args, kwargs):
 
     trusted, student, timeout, sandboxed = _Measure.start
     probe = measure.probe_for(trusted, timeout=timeout, sandboxed=sandboxed)
-    views = _Views()
+    views = _Views(frames=[])
     try:
         reply = probe.measure({"measure": name, "student": student, **views.request(args, kwargs),
-                               "skip_kernels": kernels_are_skipped()})
+                               "skip_kernels": kernels_are_skipped()}, frames=views.frames)
     except WorkerFailed:
         measure.forget(probe)
         raise
@@ -312,8 +338,9 @@ class _Views:
     cross the pipe as they are); after the call the worker sends back each storage the function or kernel wrote
     into, and it is copied into the caller's, as if that code had run here."""
 
-    def __init__(self):
+    def __init__(self, frames=None):
         self.storages, self.sent, self._index = [], [], {}
+        self.frames = frames  # a list: the storages' bytes travel raw after the request's line (Worker.ask)
 
     def pack(self, value):
         if not type(value).__module__.startswith("torch"):  # not a tensor: no need to import torch (3 s) to say so
@@ -328,7 +355,7 @@ class _Views:
             self._index[key] = len(self.storages)
             whole = value.detach().new_empty(0).set_(storage, 0, (storage.nbytes() // value.element_size(),), (1,))
             self.storages.append(whole)
-            self.sent.append(encode(whole))
+            self.sent.append(encode(whole, self.frames))
         return {"__view__": self._index[key], "shape": list(value.shape), "stride": list(value.stride()),
                 "offset": value.storage_offset(), "requires_grad": value.requires_grad}
 
