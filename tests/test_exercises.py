@@ -3,18 +3,21 @@
 For every exercise: the stub fails and says it is not written yet; several correct answers, written the way
 different readers would (other formulas, other library calls), pass; named wrong answers fail on the call meant
 to catch them, with the hint chosen for that mistake. The scalar autograd Value is checked against exact
-derivatives and finite differences.
+derivatives and finite differences. The Spanish edition: the same runs give the same verdicts in Spanish, and
+every English text the module can show has its Spanish translation.
 """
 
 import ast
+import html
 import math
+import string
 from pathlib import Path
 
 import pytest
 
 from softcap_course import exercises
 from softcap_course.autograd import Value
-from softcap_course.exercises import EXERCISES, run_exercise
+from softcap_course.exercises import EXERCISES, exercise_stub, exercise_title, run_exercise
 
 STABLE_SOFTMAX = """
 import math
@@ -450,3 +453,182 @@ def test_the_log_of_zero_hint_knows_both_messages_of_math_log():
     """CPython 3.11 says "math domain error", Pyodide's Python 3.14 "expected a positive input, got 0.0"."""
     for message in ("math domain error", "expected a positive input, got 0.0"):
         assert "math.log of zero" in exercises._hint_for_exception(ValueError(message))
+
+
+# ------------------------------------------------------------------------------------------------ the Spanish edition
+
+SPANISH = exercises.MESSAGES["es"]
+# The only wrong-answer call above that is prose rather than code, as the Spanish verdict words it.
+SPANISH_CALL = {"gradient of sum_i w_i * softmax(": "gradiente de sum_i w_i * softmax("}
+# Code that goes wrong outside the checks (and one that prints), for the reports around them.
+OTHER_CODE = [("softmax", "def softmax(logits)\n    return logits"), ("softmax", "def soft_max(logits):\n    return 1"),
+              ("softmax", "x = 1\nraise RuntimeError('boom')\n"), ("nope", ""),
+              ("softmax", STABLE_SOFTMAX + "\nprint('hello')\n" + "print('x')\n" * 30),
+              ("softmax", "def softmax(logits):\n    return [object()] * len(logits)"),
+              ("softmax", "def softmax(logits):\n    return softmax(logits)"),
+              ("softmax", "def softmax(logits):\n    return [1 / 0]"),
+              ("softmax", "def softmax(logits):\n    return len(logits) + 'x'"),
+              ("softmax", "def softmax(logits):\n    raise KeyError('k')"),
+              ("softmax", "import math\ndef softmax(logits):\n    return [math.exp(z) for z in logits]"),
+              ("softmax", "def softmax(logits):\n    return [1.0]")]
+
+
+def record_say(monkeypatch):
+    """Every (template, fields) passed to exercises.say from now on, in order."""
+    said, say = [], exercises.say
+
+    def recording(template, **fields):
+        said.append((template, fields))
+        return say(template, **fields)
+    monkeypatch.setattr(exercises, "say", recording)
+    return said
+
+
+def every_run():
+    """(exercise, code) for every stub, correct and wrong answer of this file, and the other code above."""
+    runs = [(name, EXERCISES[name].stub) for name in sorted(EXERCISES)]
+    runs += [(name, code) for name in sorted(CORRECT) for code in CORRECT[name]]
+    runs += [(name, wrong[1]) for name in sorted(WRONG) for wrong in WRONG[name]]
+    return runs + OTHER_CODE
+
+
+def fields_of(template):
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
+def without_docstrings(source):
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and ast.get_docstring(node) is not None:
+            node.body = node.body[1:]
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_the_spanish_stub_is_the_same_code_with_its_texts_in_spanish(name):
+    english, spanish = exercise_stub(name), exercise_stub(name, "es")
+    assert english == EXERCISES[name].stub
+    assert without_docstrings(spanish) == without_docstrings(english)
+    english_texts = [ast.get_docstring(node) for node in ast.walk(ast.parse(english))
+                     if isinstance(node, ast.FunctionDef)]
+    english_texts += [line for line in english.splitlines() if line.startswith("#")]
+    assert english_texts and not any(text in spanish for text in english_texts), spanish
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_the_spanish_stub_fails_saying_in_spanish_it_is_not_written(name):
+    verdict = run_exercise(name, exercise_stub(name, "es"), language="es")
+    assert verdict.startswith("incorrecto: ") and "aún no está escrita" in verdict, verdict
+    assert "NotImplementedError" in verdict and "not written" not in verdict, verdict
+
+
+@pytest.mark.parametrize(("name", "index"), [(n, i) for n in sorted(CORRECT) for i in range(len(CORRECT[n]))])
+def test_correct_answers_pass_in_spanish(name, index):
+    verdict = run_exercise(name, CORRECT[name][index], language="es")
+    assert verdict == f"correcto: {exercise_title(name, 'es')}: se cumplen todas las comprobaciones", verdict
+
+
+@pytest.mark.parametrize(("name", "label"), [(n, w[0]) for n in sorted(WRONG) for w in WRONG[n]])
+def test_wrong_answers_fail_in_spanish_with_the_translation_of_their_english_hint(name, label, monkeypatch):
+    _, code, call, _ = next(w for w in WRONG[name] if w[0] == label)
+    said = record_say(monkeypatch)
+    english = run_exercise(name, code)
+    english_hint = english.split("\n  hint: ", 1)[1].split("\n")[0]
+    # The hint went through say(): find its template and fields, and word them in Spanish.
+    template, fields = next(((t, f) for t, f in said if t.format(**f) == english_hint), (None, None))
+    assert template is not None, f"the hint was not written through exercises.say: {english_hint}"
+    spanish = run_exercise(name, code, language="es")
+    assert spanish.startswith("incorrecto: "), spanish
+    assert SPANISH_CALL.get(call, call) in spanish, spanish
+    assert f"\n  pista: {SPANISH[template].format(**fields)}" in spanish, spanish
+    assert "\n  esperado " in spanish and "\n  obtenido " in spanish, spanish
+    assert english_hint not in spanish and "hint:" not in spanish and "expected" not in spanish, spanish
+
+
+def test_errors_around_the_checks_and_printed_output_are_reported_in_spanish():
+    def es(code, name="softmax"):
+        return run_exercise(name, code, language="es")
+    verdict = es("def softmax(logits)\n    return logits")
+    assert verdict.startswith("incorrecto: tu código no se puede analizar: ") and "(línea 1)" in verdict, verdict
+    assert verdict.endswith("\n  pista: revisa la sangría y los paréntesis"), verdict
+    verdict = es("def soft_max(logits):\n    return logits")
+    assert verdict.startswith("incorrecto: define softmax (una función con exactamente ese nombre)"), verdict
+    verdict = es("x = 1\nraise RuntimeError('boom')\n")
+    assert verdict.startswith("incorrecto: tu código lanzó RuntimeError: boom (línea 2) antes de que"), verdict
+    assert es("", "nope") == "incorrecto: no hay ningún ejercicio llamado 'nope'"
+    verdict = es("def softmax(logits):\n    return [1 / 0]")
+    assert "\n  esperado un resultado\n  obtenido ZeroDivisionError: " in verdict, verdict
+    assert "pista: una división por cero" in verdict, verdict
+    verdict = es("def softmax(logits):\n    return [object()] * len(logits)")
+    assert verdict.startswith("incorrecto: "), verdict
+    verdict = es(STABLE_SOFTMAX + "\nprint('hello')\n" + "print('x')\n" * 30)
+    assert verdict.startswith("correcto: ") and "\ntu código imprimió:\nhello\n" in verdict, verdict
+    assert verdict.endswith("\n... (11 líneas más)"), verdict
+
+
+def test_every_text_the_module_says_has_a_spanish_translation_with_the_same_fields():
+    """A scan of exercises.py: say() gets plain English strings (no f-strings: fields are named and filled by
+    say), each one is in the Spanish table with the same {fields}, and the table has nothing else but the titles."""
+    said = set()
+    for node in ast.walk(ast.parse(Path(exercises.__file__).read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "say":
+            text = node.args[0]
+            assert isinstance(text, ast.Constant) and isinstance(text.value, str), ast.unparse(node)
+            said.add(text.value)
+    titles = {task.title for task in EXERCISES.values()}
+    missing = sorted(text for text in said | titles if text not in SPANISH)
+    assert not missing, "no Spanish translation for:\n" + "\n".join(missing)
+    assert set(SPANISH) == said | titles, sorted(set(SPANISH) - said - titles)
+    for english, spanish in SPANISH.items():
+        assert fields_of(spanish) == fields_of(english), (english, spanish)
+        assert spanish != english, english
+    assert set(exercises.STUBS["es"]) == set(EXERCISES)
+
+
+def test_every_template_said_in_the_runs_is_translated_and_no_spanish_verdict_has_english(monkeypatch):
+    """Every stub, correct and wrong answer and the other code above, in Spanish: what went through say() has a
+    Spanish entry, and no English text (a template's words between its fields) is left in a verdict."""
+    said = record_say(monkeypatch)
+    verdicts = [run_exercise(name, code, language="es") for name, code in every_run()]
+    assert said and {template for template, _ in said} <= set(SPANISH), \
+        sorted({template for template, _ in said} - set(SPANISH))
+    english_words = {literal.strip() for template in SPANISH for literal, *_ in string.Formatter().parse(template)
+                     if len(literal.strip()) >= 20}
+    for verdict in verdicts:
+        assert verdict.startswith(("correcto: ", "incorrecto: ")), verdict
+        assert not [words for words in english_words if words in verdict], verdict
+
+
+def test_the_english_runs_say_english_after_a_spanish_run():
+    run_exercise("softmax", CORRECT["softmax"][0], language="es")
+    assert run_exercise("softmax", CORRECT["softmax"][0]).startswith("passed: Softmax on a list")
+    assert run_exercise("softmax", CORRECT["softmax"][0], language="en").startswith("passed: ")
+
+
+def test_an_unknown_language_raises_a_value_error_naming_it():
+    from softcap_course.book.tryit import box_html
+    for attempt in (lambda: run_exercise("softmax", STABLE_SOFTMAX, language="fr"),
+                    lambda: exercise_stub("softmax", "fr"), lambda: exercise_title("softmax", "fr"),
+                    lambda: box_html("softmax", "fr")):
+        with pytest.raises(ValueError, match="'fr'"):
+            attempt()
+
+
+def test_the_box_in_spanish_has_spanish_words_and_stub_and_the_same_dom_contract():
+    from softcap_course.book.tryit import BOX_TEXTS, box_html, box_language
+    for name in sorted(EXERCISES):
+        spanish, english = box_html(name, "es"), box_html(name)
+        assert '<strong>Pruébalo aquí:</strong>' in spanish and html.escape(exercise_title(name, "es")) in spanish
+        assert '<button type="button" data-role="run">Ejecutar</button>' in spanish
+        assert '<button type="button" data-role="reset">Restablecer</button>' in spanish
+        assert f'aria-label="Código Python del ejercicio {html.escape(exercise_title(name, "es"))}"' in spanish
+        assert f">{html.escape(exercise_stub(name, 'es'))}</textarea>" in spanish
+        assert "Python se ejecuta en tu navegador" in spanish and "Try it" not in spanish and ">Run<" not in spanish
+        assert "<strong>Try it here:</strong>" in english
+        assert ">Run</button>" in english and ">Reset</button>" in english
+        assert f">{html.escape(EXERCISES[name].stub)}</textarea>" in english
+        for contract in (f'data-exercise="{name}"', 'data-role="run"', 'data-role="reset"', 'data-role="result"',
+                         "<textarea"):
+            assert contract in spanish and contract in english
+    assert set(BOX_TEXTS) == set(exercises.LANGUAGES)
+    assert [box_language(language) for language in ("es", "en", None, "fr")] == ["es", "en", "en", "en"]

@@ -9,6 +9,9 @@ writes a box with the exercise's stub in a ``<textarea>``, a Run and a Reset but
 contract in tryit.js). The exercises and their checks are ``softcap_course/exercises.py`` (pure Python, tested by
 pytest); this extension ships that file and ``autograd.py`` into the site, with Pyodide's runtime, vendored by
 ``make book`` into ``.vendor/pyodide-<version>/`` (see the Makefile), never fetched from another site.
+
+The box speaks the book's language (Sphinx's ``language``: "es" for the Spanish edition, English otherwise); the
+title and stub come from exercises.py in that language, and tryit.js reads the page's ``<html lang>`` for the rest.
 """
 
 import html
@@ -16,10 +19,10 @@ import shutil
 from pathlib import Path
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
 from sphinx.errors import ExtensionError
+from sphinx.util.docutils import SphinxDirective
 
-from softcap_course.exercises import EXERCISES
+from softcap_course.exercises import EXERCISES, LANGUAGES, check_language, exercise_stub, exercise_title
 
 PYODIDE_VERSION = "314.0.7"
 # What the runtime needs (from the npm package): the module loader, the interpreter, the standard library, the lock file.
@@ -27,27 +30,42 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 PACKAGE = Path(__file__).resolve().parents[1]  # softcap_course: exercises.py and autograd.py
 STATIC = Path(__file__).resolve().parent / "static"
 
+# The box's own words, per language (the exercise's title and stub come from exercises.py).
+BOX_TEXTS = {
+    "en": {"try": "Try it here:", "code": "Python code for the exercise", "run": "Run", "reset": "Reset",
+           "note": "Python runs in your browser (Pyodide); your code stays in this browser. Ctrl+Enter runs."},
+    "es": {"try": "Pruébalo aquí:", "code": "Código Python del ejercicio", "run": "Ejecutar", "reset": "Restablecer",
+           "note": "Python se ejecuta en tu navegador (Pyodide); tu código se queda en este navegador. "
+                   "Ctrl+Enter lo ejecuta."},
+}
+
 
 def pyodide_folder(srcdir):
     return Path(srcdir) / ".vendor" / f"pyodide-{PYODIDE_VERSION}"
 
 
-def box_html(name):
-    """The HTML of exercise ``name``'s box (the DOM contract: see tryit.js)."""
-    task = EXERCISES[name]
-    rows = task.stub.count("\n") + 3
+def box_language(sphinx_language):
+    """The boxes' language for a book built with Sphinx's ``language``: English unless the exercises speak it."""
+    return sphinx_language if sphinx_language in LANGUAGES else "en"
+
+
+def box_html(name, language="en"):
+    """The HTML of exercise ``name``'s box in ``language`` (the DOM contract: see tryit.js)."""
+    check_language(language)
+    words = BOX_TEXTS[language]
+    title, stub = html.escape(exercise_title(name, language)), exercise_stub(name, language)
+    rows = stub.count("\n") + 3
     return (f'<div class="tryit" data-exercise="{html.escape(name)}">\n'
-            f'<p class="tryit-title"><strong>Try it here:</strong> {html.escape(task.title)}</p>\n'
+            f'<p class="tryit-title"><strong>{words["try"]}</strong> {title}</p>\n'
             f'<textarea class="tryit-code" rows="{rows}" spellcheck="false" autocapitalize="off" '
-            f'aria-label="Python code for the exercise {html.escape(task.title)}">{html.escape(task.stub)}</textarea>\n'
-            '<div class="tryit-buttons"><button type="button" data-role="run">Run</button>'
-            '<button type="button" data-role="reset">Reset</button>'
-            '<span class="tryit-note">Python runs in your browser (Pyodide); your code stays in this browser. '
-            'Ctrl+Enter runs.</span></div>\n'
+            f'aria-label="{words["code"]} {title}">{html.escape(stub)}</textarea>\n'
+            f'<div class="tryit-buttons"><button type="button" data-role="run">{words["run"]}</button>'
+            f'<button type="button" data-role="reset">{words["reset"]}</button>'
+            f'<span class="tryit-note">{words["note"]}</span></div>\n'
             '<pre class="tryit-result" data-role="result" aria-live="polite"></pre>\n</div>\n')
 
 
-class TryIt(Directive):
+class TryIt(SphinxDirective):
     required_arguments = 1
     has_content = False
 
@@ -56,7 +74,7 @@ class TryIt(Directive):
         if name not in EXERCISES:
             raise self.error(f"try-it: no exercise named {name!r} in softcap_course/exercises.py "
                              f"(there are: {', '.join(sorted(EXERCISES))})")
-        return [nodes.raw("", box_html(name), format="html")]
+        return [nodes.raw("", box_html(name, box_language(self.config.language)), format="html")]
 
 
 def _check_runtime(app):

@@ -1,6 +1,8 @@
 // The Python of the book's "Try it here" exercises: Pyodide in a Web Worker (a module worker), so that a reader's
 // endless loop blocks this thread only; the page stops it with worker.terminate(). Everything it loads comes from
 // the book's own _static/ folder: Pyodide's runtime (vendored by `make book`) and the course's two Python files.
+// It writes no text for the reader itself: a verdict comes from exercises.py in the page's language, and its own
+// failures go back as a type and a detail, which tryit.js words in that language.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 
 const here = new URL(".", import.meta.url);
@@ -19,20 +21,21 @@ const ready = (async () => {
 })();
 
 self.onmessage = async (event) => {
-  const { id, exercise, code } = event.data;
+  const { id, exercise, code, language } = event.data;
   let run;
   try {
     run = await ready;
   } catch (error) {
-    self.postMessage({ id, type: "result", text: `failed: Python could not start in this browser (${error})` });
+    self.postMessage({ id, type: "no-python", detail: String(error) });
     return;
   }
   self.postMessage({ id, type: "started" });
   let text;
   try {
-    text = run(exercise, code);
+    text = run.callKwargs(exercise, code, { language: language || "en" });
   } catch (error) {
-    text = `failed: the checks themselves broke (${error}); please report it`;
+    self.postMessage({ id, type: "checks-broke", detail: String(error) });
+    return;
   }
   self.postMessage({ id, type: "result", text });
 };
