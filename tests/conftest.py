@@ -5,6 +5,7 @@ import fcntl
 import os
 import re
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -89,8 +90,13 @@ def _order(item):
     return (1, -(seconds or 0), group)
 
 
+# The node ids of this run's tests that run alone (every worker collects the same tests).
+_ALONE = set()
+
+
 def pytest_collection_modifyitems(items):
     items.sort(key=_order)  # stable: the order within a group stays (xdist runs the groups in this order)
+    _ALONE.update(item.nodeid for item in items if _runs_alone(item))
 
 
 def _grade_class(root, assignment):
@@ -130,11 +136,25 @@ def graded(request, tmp_path_factory):
     pool.shutdown(cancel_futures=True)
 
 
+def _shared_file(name):
+    """A file that every worker of this run shares."""
+    return Path(tempfile.gettempdir()) / f"softcap-suite-{os.environ['PYTEST_XDIST_TESTRUNUID']}.{name}"
+
+
 def _lock(name, exclusive):
     """An flock on a file that every worker of this run shares; released when the file is closed."""
-    handle = open(Path(tempfile.gettempdir()) / f"softcap-suite-{os.environ['PYTEST_XDIST_TESTRUNUID']}.{name}", "a")
+    handle = open(_shared_file(name), "a")
     fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
     return handle
+
+
+def _wait_for_the_tests_that_run_alone():
+    """Every other test starts once all the tests that run alone are done (their groups are scheduled first, one per
+    worker): a single wait at the start, instead of each of them waiting for whatever long test (a class's
+    autograding, the book's build) the other worker has just begun."""
+    done = _shared_file("alone-done")
+    while not _ALONE <= (set(done.read_text().splitlines()) if done.exists() else set()):
+        time.sleep(0.5)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -145,14 +165,22 @@ def pytest_runtest_protocol(item, nextitem):
     if not XDIST_WORKER:
         yield
         return
+    alone = _runs_alone(item)
+    if not alone:
+        _wait_for_the_tests_that_run_alone()
     with contextlib.ExitStack() as held:
         turnstile = held.enter_context(_lock("turnstile", exclusive=True))
-        if _runs_alone(item):
+        if alone:
             held.enter_context(_lock("machine", exclusive=True))
         else:
             turnstile.close()
             held.enter_context(_lock("machine", exclusive=False))
-        yield
+        try:
+            yield
+        finally:
+            if alone:
+                with open(_shared_file("alone-done"), "a") as done:  # one short line: an atomic append
+                    done.write(item.nodeid + "\n")
 
 
 BUILD = grading.REPO / "_build" / "html"
