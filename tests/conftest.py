@@ -90,13 +90,15 @@ def _order(item):
     return (1, -(seconds or 0), group)
 
 
-# The node ids of this run's tests that run alone (every worker collects the same tests).
-_ALONE = set()
+# The tests of this run that run alone, group -> node ids (every worker collects the same tests).
+_ALONE = {}
 
 
 def pytest_collection_modifyitems(items):
     items.sort(key=_order)  # stable: the order within a group stays (xdist runs the groups in this order)
-    _ALONE.update(item.nodeid for item in items if _runs_alone(item))
+    for item in items:
+        if _runs_alone(item):
+            _ALONE.setdefault(group_of(item.nodeid), set()).add(item.nodeid)
 
 
 def _grade_class(root, assignment):
@@ -149,12 +151,22 @@ def _lock(name, exclusive):
 
 
 def _wait_for_the_tests_that_run_alone():
-    """Every other test starts once all the tests that run alone are done (their groups are scheduled first, one per
-    worker): a single wait at the start, instead of each of them waiting for whatever long test (a class's
-    autograding, the book's build) the other worker has just begun."""
-    done = _shared_file("alone-done")
-    while not _ALONE <= (set(done.read_text().splitlines()) if done.exists() else set()):
+    """Wait while a group of tests that run alone is under way (those groups are scheduled first, one per worker): a
+    single wait at the start, instead of each of their tests waiting for whatever long test (a class's autograding,
+    the book's build) the other worker has just begun. A group that has not started is not waited for: it may be
+    queued behind this test on the same worker (a worker runs its groups one after the other)."""
+    started, done = _shared_file("alone-started"), _shared_file("alone-done")
+
+    def lines(path):
+        return set(path.read_text().splitlines()) if path.exists() else set()
+
+    while any(not _ALONE[group] <= lines(done) for group in lines(started) if group in _ALONE):
         time.sleep(0.5)
+
+
+def _note(name, line):
+    with open(_shared_file(name), "a") as handle:  # one short line: an atomic append
+        handle.write(line + "\n")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -165,8 +177,10 @@ def pytest_runtest_protocol(item, nextitem):
     if not XDIST_WORKER:
         yield
         return
-    alone = _runs_alone(item)
-    if not alone:
+    alone, group = _runs_alone(item), group_of(item.nodeid)
+    if alone:
+        _note("alone-started", group)
+    if group not in _ALONE:  # a group with tests that run alone runs in its own order, on its own worker
         _wait_for_the_tests_that_run_alone()
     with contextlib.ExitStack() as held:
         turnstile = held.enter_context(_lock("turnstile", exclusive=True))
@@ -179,8 +193,7 @@ def pytest_runtest_protocol(item, nextitem):
             yield
         finally:
             if alone:
-                with open(_shared_file("alone-done"), "a") as done:  # one short line: an atomic append
-                    done.write(item.nodeid + "\n")
+                _note("alone-done", item.nodeid)
 
 
 BUILD = grading.REPO / "_build" / "html"
