@@ -77,8 +77,10 @@ def exercise_title(name, language="en"):
 def exercise_stub(name, language="en"):
     """Exercise ``name``'s stub in ``language``: the same code, its docstrings and comments translated."""
     check_language(language)
-    stub = EXERCISES[name].stub if language == "en" else STUBS[language].get(name, EXERCISES[name].stub)
-    return stub.strip("\n") + "\n"
+    lines = EXERCISES[name].stub.split("\n")
+    if language != "en":
+        lines = [STUB_LINES[language].get(line, line) for line in lines]
+    return "\n".join(lines).strip("\n") + "\n"
 
 
 # ---------------------------------------------------------------------------------------------------- reporting
@@ -745,92 +747,41 @@ MESSAGES = {"es": {
     "Cross-entropy of capped logits": "Entropía cruzada de los logits acotados",
 }}
 
-# The stubs in Spanish: the same code, names and signatures as the English ones; only docstrings and comments change.
-STUBS = {"es": {
-    "softmax": '''
-import math
-
-def softmax(logits):
-    """Probabilidades a partir de una lista de logits (floats): exp(z_i - m) / sum_j exp(z_j - m), m = max(logits)."""
-    raise NotImplementedError
-''',
-    "softmax_ratio": '''
-import math
-
-def probability_ratio(logits, i, j):
-    """p_i / p_j para p = softmax(logits), sin calcular la softmax: solo depende de z_i - z_j."""
-    raise NotImplementedError
-''',
-    "logsumexp": '''
-import math
-
-def logsumexp(logits):
-    """log(sum_j exp(z_j)) para una lista de floats, exacto también donde la suma de exponenciales se desbordaría."""
-    raise NotImplementedError
-''',
-    "log_softmax": '''
-import math
-
-def log_softmax(logits):
-    """log(softmax(logits)) para una lista de floats, finito incluso donde la softmax se subdesborda a 0."""
-    raise NotImplementedError
-''',
-    "cross_entropy": '''
-import math
-
-def cross_entropy(logits, target):
-    """-log softmax(logits)[target] para un ejemplo, directamente desde los logits (sin pasar por probabilidades)."""
-    raise NotImplementedError
-''',
-    "value_softmax": '''
-# Value está en esta página (softcap_course/autograd.py): +, -, *, /, **, .exp(), .log(), .tanh(), .backward().
-# Las comparaciones miran .data, así que max(logits) funciona.
-
-def softmax(logits):
-    """softmax de una lista de Values, como lista de Values (el gradiente debe volver hasta cada logit)."""
-    raise NotImplementedError
-
-def log_softmax(logits):
-    """log softmax de una lista de Values, como lista de Values, sin tomar el log de una probabilidad."""
-    raise NotImplementedError
-''',
-    "softmax_temperature": '''
-import math
-
-def softmax_with_temperature(logits, temperature):
-    """softmax(logits / temperature) para una lista de floats; ValueError salvo que temperature > 0."""
-    raise NotImplementedError
-''',
-    "entropy": '''
-import math
-
-def entropy_from_logits(logits, temperature):
-    """Entropía en nats de softmax(logits / temperature), a partir de los logits, sin
-    log de una probabilidad: s_i = (z_i - max(logits)) / temperature, y después
-    H = log(sum_j exp(s_j)) - sum_i p_i * s_i. Un logit puede valer -inf (enmascarado)."""
-    raise NotImplementedError
-''',
-    "softcap": '''
-import math
-
-def softcap(x, cap=30.0):
-    """cap * tanh(x / cap) para un float: cerca de x si x es pequeño, nunca más allá de +-cap."""
-    raise NotImplementedError
-''',
-    "softcap_slope": '''
-import math
-
-def softcap_slope(x, cap=30.0):
-    """d/dx de cap * tanh(x / cap) para un float: 1 cerca de 0, tiende a 0 muy por encima del tope."""
-    raise NotImplementedError
-''',
-    "softcapped_cross_entropy": '''
-import math
-
-def softcapped_cross_entropy(logits, target, cap=30.0):
-    """Entropía cruzada de softcap(logits) en el target: logsumexp(c) - c[target], c_i = cap * tanh(z_i / cap)."""
-    raise NotImplementedError
-''',
+# The stubs in Spanish, line by line: each docstring or comment line of an English stub and its translation. Code
+# lines have no entry, so a Spanish stub is the English code, names and signatures (exercise_stub).
+STUB_LINES = {"es": {
+    '    """Probabilities from a list of logits (floats): exp(z_i - m) / sum_j exp(z_j - m), m = max(logits)."""':
+        '    """Probabilidades a partir de una lista de logits (floats): exp(z_i - m) / sum_j exp(z_j - m), m = max(logits)."""',
+    '    """p_i / p_j for p = softmax(logits), without computing softmax: it depends on z_i - z_j only."""':
+        '    """p_i / p_j para p = softmax(logits), sin calcular la softmax: solo depende de z_i - z_j."""',
+    '    """log(sum_j exp(z_j)) for a list of floats, exact where the sum of exponentials would overflow."""':
+        '    """log(sum_j exp(z_j)) para una lista de floats, exacto también donde la suma de exponenciales se desbordaría."""',
+    '    """log(softmax(logits)) for a list of floats, finite even where softmax underflows to 0."""':
+        '    """log(softmax(logits)) para una lista de floats, finito incluso donde la softmax se subdesborda a 0."""',
+    '    """-log softmax(logits)[target] for one example, from the logits directly (no probabilities on the way)."""':
+        '    """-log softmax(logits)[target] para un ejemplo, directamente desde los logits (sin pasar por probabilidades)."""',
+    '# Value is defined on this page (softcap_course/autograd.py): +, -, *, /, **, .exp(), .log(), .tanh(), .backward().':
+        '# Value está en esta página (softcap_course/autograd.py): +, -, *, /, **, .exp(), .log(), .tanh(), .backward().',
+    '# Comparisons look at .data, so max(logits) works.':
+        '# Las comparaciones miran .data, así que max(logits) funciona.',
+    '    """softmax of a list of Values, as a list of Values (the gradient must flow back to every logit)."""':
+        '    """softmax de una lista de Values, como lista de Values (el gradiente debe volver hasta cada logit)."""',
+    '    """log softmax of a list of Values, as a list of Values, without taking the log of a probability."""':
+        '    """log softmax de una lista de Values, como lista de Values, sin tomar el log de una probabilidad."""',
+    '    """softmax(logits / temperature) for a list of floats; ValueError unless temperature > 0."""':
+        '    """softmax(logits / temperature) para una lista de floats; ValueError salvo que temperature > 0."""',
+    '    """Entropy in nats of softmax(logits / temperature), from the logits, with no':
+        '    """Entropía en nats de softmax(logits / temperature), a partir de los logits, sin',
+    '    log of a probability: s_i = (z_i - max(logits)) / temperature, then':
+        '    log de una probabilidad: s_i = (z_i - max(logits)) / temperature, y después',
+    '    H = log(sum_j exp(s_j)) - sum_i p_i * s_i. A logit may be -inf (masked)."""':
+        '    H = log(sum_j exp(s_j)) - sum_i p_i * s_i. Un logit puede valer -inf (enmascarado)."""',
+    '    """cap * tanh(x / cap) for one float: close to x for small x, never beyond +-cap."""':
+        '    """cap * tanh(x / cap) para un float: cerca de x si x es pequeño, nunca más allá de +-cap."""',
+    '    """d/dx of cap * tanh(x / cap) for one float: 1 near 0, towards 0 far beyond the cap."""':
+        '    """d/dx de cap * tanh(x / cap) para un float: 1 cerca de 0, tiende a 0 muy por encima del tope."""',
+    '    """Cross-entropy of softcap(logits) at the target: logsumexp(c) - c[target], c_i = cap * tanh(z_i / cap)."""':
+        '    """Entropía cruzada de softcap(logits) en el target: logsumexp(c) - c[target], c_i = cap * tanh(z_i / cap)."""',
 }}
 
 LANGUAGES = ("en", *MESSAGES)
