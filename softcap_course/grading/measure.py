@@ -158,8 +158,7 @@ def _measured_child(namespace, parts, timeout, name, args, kwargs, skip_kernels,
 def _measure(namespace, request, parts, timeout, frames=()):
     from softcap_course.grading.worker import _arguments
 
-    args, kwargs, _, _ = _arguments(request, frames)
-    del frames  # the arguments are views of them now: nothing else holds the bytes
+    args, kwargs, _, _ = _arguments(request, frames)  # tensors built on the frames' bytes, not copies
     # The baseline: everything but the call (the arguments as leaves of a graph), in a child like the measured one.
     pid = os.fork()
     if pid == 0:
