@@ -45,9 +45,11 @@ $(PYODIDE)/.complete:
 	rm -rf .vendor/tmp
 	touch $@
 
-## book: build the HTML book into _build/html (pages executed; any warning or failing cell is an error)
+## book: build the HTML book in English into _build/html and in Spanish into _build/html/es (every page executed in
+##       each language; any warning or failing cell is an error). One edition only: make book BOOK_LANGUAGE=en (or es)
+BOOK_LANGUAGE ?= all
 book: $(VENV)/.installed $(PYODIDE)/.complete
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/python -m softcap_course.book.editions --language $(BOOK_LANGUAGE)
 
 ## publish: build the book and push _build/html to the gh-pages branch of the remote `origin` (GitHub Pages'
 ##        "Deploy from a branch"; the workflow in .github/workflows/publish.yml does the same on every push to main)

@@ -8,7 +8,7 @@ must not pay for NumPy before the kernel itself starts.
 """
 
 _LAZY = {"TENSE_LABELS": "examples", "TENSE_LOGITS": "examples", "OVERFLOW_LOGITS": "examples",
-         "markdown_table": "tables"}
+         "markdown_table": "tables", "tr": "words"}
 __all__ = list(_LAZY)
 
 

@@ -40,15 +40,19 @@ per forward + backward, divided by the time, as a fraction of the device's peak 
 import argparse
 import csv
 import ctypes
+import io
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from softcap_course.words import tr
 
 VARIANTS = ("eager", "compiled", "function", "chunked", "triton", "torch_linear_ce", "liger", "cce")
 GPU_ONLY = ("liger", "cce")
@@ -80,6 +84,12 @@ class Skipped(Exception):
     """A variant that cannot run here (a GPU-only library on a CPU, or one that is not installed)."""
 
 
+# Why a variant is skipped, as templates: results.json keeps the English, status_words shows it in the book's language.
+NEEDS_GPU = "needs a GPU"
+NOT_INSTALLED = "not installed ({})"
+TOO_SLOW_TO_INTERPRET = "Triton's interpreter would take minutes per step at N x V = {}: run it at N x V <= {} on a CPU"
+
+
 def make_loss(variant, cap, chunk_size, notebook, triton_notebook=DEFAULT_TRITON_NOTEBOOK, n_entries=0):
     """A function (hidden, weight, targets) -> scalar loss for one variant."""
     import torch
@@ -90,14 +100,14 @@ def make_loss(variant, cap, chunk_size, notebook, triton_notebook=DEFAULT_TRITON
         return lambda hidden, weight, targets: F.linear_cross_entropy(hidden, weight, targets, options=options).float()
     if variant in GPU_ONLY:
         if not torch.cuda.is_available():
-            raise Skipped("needs a GPU")
+            raise Skipped(NEEDS_GPU)
         try:
             if variant == "liger":
                 from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy as fused
             else:
                 from cut_cross_entropy import linear_cross_entropy as fused
         except ImportError as error:
-            raise Skipped(f"not installed ({error.name})") from None
+            raise Skipped(NOT_INSTALLED.format(error.name)) from None
 
         def library_loss(hidden, weight, targets):
             result = fused(hidden, weight, targets, softcap=cap)
@@ -109,8 +119,7 @@ def make_loss(variant, cap, chunk_size, notebook, triton_notebook=DEFAULT_TRITON
 
         if not torch.cuda.is_available():
             if n_entries > INTERPRETER_LIMIT:
-                raise Skipped(f"Triton's interpreter would take minutes per step at N x V = {n_entries}: run it at "
-                              f"N x V <= {INTERPRETER_LIMIT} on a CPU")
+                raise Skipped(TOO_SLOW_TO_INTERPRET.format(n_entries, INTERPRETER_LIMIT))
             os.environ["TRITON_INTERPRET"] = "1"
         triton_loss = answer_namespace(triton_notebook)["triton_softcap_cross_entropy"]
         return lambda hidden, weight, targets: triton_loss(hidden @ weight.T, targets, cap)
@@ -335,16 +344,35 @@ def write_outputs(out, report):
     plot(report, out / "results.png")
 
 
-def plot(report, path):
-    import matplotlib
+def status_words(status):
+    """A result's status ("ok", "skipped: needs a GPU", "failed: ...") in the book's language; results.json keeps the
+    English. A skipped variant's reason is one of the templates above, filled in; a failure's error message stays as
+    Python wrote it."""
+    kind, _, reason = status.partition(": ")
+    if not reason:
+        return tr(kind)
+    if kind != "failed":
+        for template in (NEEDS_GPU, NOT_INSTALLED, TOO_SLOW_TO_INTERPRET):
+            filled = re.fullmatch(re.escape(template).replace(r"\{\}", "(.+?)"), reason)
+            if filled:
+                reason = tr(template, *filled.groups())
+                break
+        else:
+            reason = tr(reason)
+    return f"{tr(kind)}: {reason}"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot(report, path):
+    """Draw the report's times and peak memories into ``path`` (a file name or a binary file), in the book's language.
+    It uses no pyplot, so it changes nothing in the caller's matplotlib (a notebook's inline figures)."""
+    from matplotlib.figure import Figure
 
     ok = [r for r in report["results"] if r["status"] == "ok"]
     names = [r["variant"] for r in ok]
-    fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True)
-    for ax, key, label in ((ax_time, "time_s", "forward + backward time (s)"), (ax_mem, "peak_mib", "peak memory (MiB)")):
+    fig = Figure(figsize=(9, 3.2), constrained_layout=True)
+    ax_time, ax_mem = fig.subplots(1, 2)
+    for ax, key, label in ((ax_time, "time_s", tr("forward + backward time (s)")),
+                           (ax_mem, "peak_mib", tr("peak memory (MiB)"))):
         values = [r[key] for r in ok]
         colors = ["tab:gray", "tab:purple", "tab:blue", "tab:green", "tab:orange", "tab:brown", "tab:red", "tab:cyan"]
         bars = ax.bar(names, values, color=colors[:len(names)])
@@ -356,10 +384,16 @@ def plot(report, path):
                             ha="center", va="bottom", fontsize=9)
         ax.set_title(label, fontsize=10)
     a = report["arguments"]
-    fig.suptitle(f"N={a['n']}, D={a['d']}, V={a['v']}, {a['dtype']} on {report['machine'].get('gpu', report['machine']['cpu'])}",
-                 fontsize=10)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.suptitle(tr("N={}, D={}, V={}, {} on {}", a["n"], a["d"], a["v"], a["dtype"],
+                    report["machine"].get("gpu", report["machine"]["cpu"])), fontsize=10)
+    fig.savefig(path, dpi=110, format="png")
+
+
+def plot_png(report):
+    """The plot of ``results.png`` as PNG bytes, drawn again from the report in the book's language (chapter 6)."""
+    buffer = io.BytesIO()
+    plot(report, buffer)
+    return buffer.getvalue()
 
 
 def main(argv=None):

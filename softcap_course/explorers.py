@@ -25,6 +25,7 @@ import numpy as np
 from scipy.special import entr, softmax
 
 from .examples import TENSE_LABELS, TENSE_LOGITS
+from .words import tr
 
 __all__ = ["TemperatureFrame", "SoftcapFrame", "temperature_frame", "softcap_frame", "entropy_curve",
            "draw_temperature", "draw_softcap", "temperature_explorer", "softcap_explorer", "StaticExplorer",
@@ -108,22 +109,23 @@ def draw_temperature(frame, labels=TENSE_LABELS, curve=None, fig=None):
     ax_bars.barh(positions, frame.probabilities, color="tab:blue")
     for y, p in zip(positions, frame.probabilities):
         ax_bars.text(min(p, 0.8) + 0.02, y, f"{p:.3f}", va="center", fontsize=9)
-    ax_bars.set_yticks(positions, labels)
+    ax_bars.set_yticks(positions, [tr(label) for label in labels])
     ax_bars.invert_yaxis()
     ax_bars.set_xlim(0, 1)
-    ax_bars.set_xlabel("probability")
-    ax_bars.set_title(f"softmax(logits / T),  T = {frame.temperature:.3g}")
+    ax_bars.set_xlabel(tr("probability"))
+    ax_bars.set_title(tr("softmax(logits / T),  T = {:.3g}", frame.temperature))
     if curve is not None:
         temperatures, entropies = curve
         ax_curve.semilogx(temperatures, entropies, color="tab:gray")
     ax_curve.axhline(frame.max_entropy, color="tab:green", linestyle="--", linewidth=1)
-    ax_curve.text(TEMPERATURE_RANGE[0] * 1.1, frame.max_entropy * 0.93, "log K (uniform)", color="tab:green", fontsize=9)
+    ax_curve.text(TEMPERATURE_RANGE[0] * 1.1, frame.max_entropy * 0.93, tr("log K (uniform)"), color="tab:green",
+                  fontsize=9)
     ax_curve.semilogx([frame.temperature], [frame.entropy], "o", color="tab:red", markersize=9)
     ax_curve.set_xlim(*TEMPERATURE_RANGE)
     ax_curve.set_ylim(0, frame.max_entropy * 1.08)
-    ax_curve.set_xlabel("temperature T (log scale)")
-    ax_curve.set_ylabel("entropy (nats)")
-    ax_curve.set_title(f"entropy = {frame.entropy:.3f} nats")
+    ax_curve.set_xlabel(tr("temperature T (log scale)"))
+    ax_curve.set_ylabel(tr("entropy (nats)"))
+    ax_curve.set_title(tr("entropy = {:.3f} nats", frame.entropy))
     fig.tight_layout()
     return fig
 
@@ -138,30 +140,30 @@ def draw_softcap(frame, labels=TENSE_LABELS, x_limit=None, fig=None):
         x_limit = 1.2 * max(float(np.max(np.abs(frame.raw))), frame.cap)
     ax_curve, ax_probs, ax_grad = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.2, 1]})
     xs = np.linspace(-x_limit, x_limit, 401)
-    ax_curve.plot(xs, xs, color="tab:gray", linestyle=":", linewidth=1, label="no cap")
-    ax_curve.plot(xs, frame.cap * np.tanh(xs / frame.cap), color="tab:orange", label="cap·tanh(x/cap)")
-    ax_curve.plot(frame.raw, frame.capped, "o", color="tab:red", markersize=6, label="the logits")
+    ax_curve.plot(xs, xs, color="tab:gray", linestyle=":", linewidth=1, label=tr("no cap"))
+    ax_curve.plot(xs, frame.cap * np.tanh(xs / frame.cap), color="tab:orange", label=tr("cap·tanh(x/cap)"))
+    ax_curve.plot(frame.raw, frame.capped, "o", color="tab:red", markersize=6, label=tr("the logits"))
     ax_curve.set_xlim(-x_limit, x_limit)
     ax_curve.set_ylim(-x_limit, x_limit)
-    ax_curve.set_xlabel("raw logit")
-    ax_curve.set_ylabel("capped logit")
-    ax_curve.set_title(f"cap = {frame.cap:.3g}, logits × {frame.scale:.3g}")
+    ax_curve.set_xlabel(tr("raw logit"))
+    ax_curve.set_ylabel(tr("capped logit"))
+    ax_curve.set_title(tr("cap = {:.3g}, logits × {:.3g}", frame.cap, frame.scale))
     ax_curve.legend(loc="upper left", fontsize=7)
     positions = np.arange(len(labels))
-    ax_probs.barh(positions - 0.2, frame.probabilities_raw, height=0.4, color="tab:gray", label="raw")
-    ax_probs.barh(positions + 0.2, frame.probabilities_capped, height=0.4, color="tab:orange", label="capped")
-    ax_probs.set_yticks(positions, labels, fontsize=8)
+    ax_probs.barh(positions - 0.2, frame.probabilities_raw, height=0.4, color="tab:gray", label=tr("raw"))
+    ax_probs.barh(positions + 0.2, frame.probabilities_capped, height=0.4, color="tab:orange", label=tr("capped"))
+    ax_probs.set_yticks(positions, [tr(label) for label in labels], fontsize=8)
     ax_probs.invert_yaxis()
     ax_probs.set_xlim(0, 1)
-    ax_probs.set_xlabel("probability")
-    ax_probs.set_title("softmax before and after")
+    ax_probs.set_xlabel(tr("probability"))
+    ax_probs.set_title(tr("softmax before and after"))
     ax_probs.legend(loc="lower right", fontsize=7)
     ax_grad.barh(positions, frame.gradient_factor, color="tab:purple")
     ax_grad.set_yticks(positions, [])
     ax_grad.invert_yaxis()
     ax_grad.set_xlim(0, 1.05)
-    ax_grad.set_xlabel("1 − tanh²(x / cap)")
-    ax_grad.set_title("gradient factor")
+    ax_grad.set_xlabel(tr("1 − tanh²(x / cap)"))
+    ax_grad.set_title(tr("gradient factor"))
     fig.tight_layout()
     return fig
 
@@ -266,7 +268,7 @@ def temperature_explorer(logits=TENSE_LOGITS, labels=TENSE_LABELS, *, temperatur
             fig = draw_temperature(temperature_frame(logits, t), labels, curve, fig=fig)
             frames.append(_png(fig, dpi))
         plt.close(fig)
-        return StaticExplorer("temperature explorer", [("temperature T", [f"{t:g}" for t in temperatures])],
+        return StaticExplorer(tr("temperature explorer"), [(tr("temperature T"), [f"{t:g}" for t in temperatures])],
                               frames, [_closest(temperatures, temperature)])
 
     import ipywidgets as widgets
@@ -298,8 +300,9 @@ def softcap_explorer(logits=TENSE_LOGITS, labels=TENSE_LABELS, *, cap=30.0, scal
                 fig = draw_softcap(softcap_frame(logits, c, s), labels, fig=fig)
                 frames.append(_png(fig, dpi))
         plt.close(fig)
-        return StaticExplorer("softcap explorer",
-                              [("cap", [f"{c:g}" for c in caps]), ("logit scale", [f"×{s:g}" for s in scales])],
+        return StaticExplorer(tr("softcap explorer"),
+                              [(tr("cap"), [f"{c:g}" for c in caps]),
+                               (tr("logit scale"), [f"×{s:g}" for s in scales])],
                               frames, [_closest(caps, cap), _closest(scales, scale)])
 
     import ipywidgets as widgets
@@ -308,9 +311,9 @@ def softcap_explorer(logits=TENSE_LOGITS, labels=TENSE_LABELS, *, cap=30.0, scal
         draw_softcap(softcap_frame(logits, cap, scale), labels)
         plt.show()
 
-    cap_slider = widgets.FloatLogSlider(value=cap, base=10, min=0, max=2, step=0.01, description="cap",
+    cap_slider = widgets.FloatLogSlider(value=cap, base=10, min=0, max=2, step=0.01, description=tr("cap"),
                                         continuous_update=False)
     scale_slider = widgets.FloatLogSlider(value=scale, base=10, min=math.log10(SCALE_RANGE[0]),
-                                          max=math.log10(SCALE_RANGE[1]), step=0.01, description="logit scale",
+                                          max=math.log10(SCALE_RANGE[1]), step=0.01, description=tr("logit scale"),
                                           continuous_update=False)
     return widgets.interactive(show, cap=cap_slider, scale=scale_slider)

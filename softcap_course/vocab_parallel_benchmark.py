@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from softcap_course.benchmark import _release_free_heap, _reset_peak_resident, _resident_bytes, machine_description
+from softcap_course.words import tr
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_NOTEBOOK = REPO / "solutions" / "08-vocab-parallel" / "08-vocab-parallel.ipynb"
@@ -106,8 +107,9 @@ def measure(processes, notebook, n, v, cap, repeats, seed=0):
 
 
 def format_table(results, logits_bytes):
-    lines = ["| processes | time per step (s) | time / 1 process | peak per process (MiB) | peak / 1 process | "
-             "peak / full logits | loss |", "|---|---|---|---|---|---|---|"]
+    titles = [tr("processes"), tr("time per step (s)"), tr("time / 1 process"), tr("peak per process (MiB)"),
+              tr("peak / 1 process"), tr("peak / full logits"), tr("loss")]
+    lines = ["| " + " | ".join(titles) + " |", "|---|---|---|---|---|---|---|"]
     first = results[0]
     for r in results:
         peak = r["peak_bytes_per_process"]
@@ -115,6 +117,20 @@ def format_table(results, logits_bytes):
                      f"{peak / 2**20:.1f} | {peak / first['peak_bytes_per_process']:.2f} | {peak / logits_bytes:.2f} | "
                      f"{r['loss']:.6f} |")
     return "\n".join(lines)
+
+
+def header_line(arguments, machine, logits_bytes, date):
+    """The line above the table: the problem, the machine, how it was timed, and the date of the run."""
+    return tr("N={}, V={}, float32 logits ({:.0f} MiB), cap={}, gloo on {} ({} CPUs usable), torch {}, median of {} "
+              "steps after a warm-up, {}", arguments["n"], arguments["v"], logits_bytes / 2**20, arguments["cap"],
+              machine["cpu"], machine.get("usable_cpus", machine["logical_cpus"]), machine["torch"],
+              arguments["repeats"], date)
+
+
+def results_markdown(report, date):
+    """``results.md`` for the report that ``results.json`` holds, made on ``date``, in the book's language."""
+    return (header_line(report["arguments"], report["machine"], report["logits_bytes"], date) + "\n\n"
+            + format_table(report["results"], report["logits_bytes"]) + "\n")
 
 
 def main(argv=None):
@@ -137,18 +153,15 @@ def main(argv=None):
         raise SystemExit(f"the ranks or the process counts disagree on the loss: {[r['loss'] for r in results]}")
     logits_bytes = args.n * args.v * 4
     machine = machine_description("cpu")
-    table = format_table(results, logits_bytes)
-    header = (f"N={args.n}, V={args.v}, float32 logits ({logits_bytes / 2**20:.0f} MiB), cap={args.cap}, gloo on "
-              f"{machine['cpu']} ({machine.get('usable_cpus', machine['logical_cpus'])} CPUs usable), torch "
-              f"{machine['torch']}, median of {args.repeats} steps after a warm-up, {time.strftime('%Y-%m-%d')}")
-    print(header)
-    print(table)
+    report = {"arguments": vars(args), "machine": machine, "logits_bytes": logits_bytes, "results": results}
+    date = time.strftime("%Y-%m-%d")
+    print(header_line(report["arguments"], machine, logits_bytes, date))
+    print(format_table(results, logits_bytes))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "results.md").write_text(header + "\n\n" + table + "\n")
-        (out / "results.json").write_text(json.dumps({"arguments": vars(args), "machine": machine,
-                                                       "logits_bytes": logits_bytes, "results": results}, indent=2) + "\n")
+        (out / "results.md").write_text(results_markdown(report, date))
+        (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {out}/results.md and results.json")
     return results
 

@@ -34,7 +34,7 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 ALONE_FILES = ("tests/test_killed_grader.py",)
 ALONE_FIXTURES = ("graded_round",)
 # Files whose tests read the book that the `book` fixture builds into _build/html.
-BOOK_FILES = ("tests/test_book.py", "tests/test_browser.py", "tests/test_publish.py")
+BOOK_FILES = ("tests/test_book.py", "tests/test_browser.py", "tests/test_publish.py", "tests/test_spanish_edition.py")
 # What goes first: the tests that run alone (so that the other worker waits for them at most once, at the start),
 # then every other group, longest first, so that neither worker is left with a long one at the end (xdist hands the
 # next group to whichever worker is free). The lengths: seconds each group took in a fresh-clone run of `make test`
@@ -209,9 +209,21 @@ def toc_pages():
 
 @pytest.fixture(scope="session")
 def book():
-    """Build the book exactly as `make book` does; returns page name -> HTML."""
-    # --all re-reads and re-executes every page, so an earlier incremental build cannot hide a failing one.
-    grading.run([grading.BIN / "jupyter-book", "build", ".", "--all", "--warningiserror", "--nitpick", "--keep-going"],
-                cwd=grading.REPO, timeout=1200)
+    """Build the book exactly as `make book` does, in English and in Spanish (_build/html/es); returns the English
+    edition's page name -> HTML."""
+    # Both builds re-read and re-execute every page, so an earlier incremental build cannot hide a failing one.
+    grading.run([grading.BIN / "python", "-m", "softcap_course.book.editions"], cwd=grading.REPO, timeout=2400)
     return {page: (BUILD / f"{page}.html").read_text() for page in toc_pages()}
+
+
+@pytest.fixture(scope="session")
+def spanish_book(book):
+    """The Spanish edition of the same build: page name -> HTML."""
+    return {page: (BUILD / "es" / f"{page}.html").read_text() for page in toc_pages()}
+
+
+@pytest.fixture(scope="session", params=["en", "es"])
+def edition(request, book, spanish_book):
+    """Each edition in turn, for the checks that hold in both: (its folder, page name -> HTML)."""
+    return (BUILD, book) if request.param == "en" else (BUILD / "es", spanish_book)
 

@@ -20,13 +20,15 @@ def code_text(page_html):
     return html.unescape(re.sub(r"<[^>]+>", "", "\n".join(blocks)))
 
 
-def test_every_page_of_the_toc_is_built(book):
-    assert (BUILD / "index.html").exists()
+def test_every_page_of_the_toc_is_built(edition):
+    root, book = edition
+    assert (root / "index.html").exists()
     for page, text in book.items():
         assert "<h1" in text, f"{page} has no title"
 
 
-def test_chapter_pages_executed_their_code(book):
+def test_chapter_pages_executed_their_code(edition):
+    _, book = edition
     for page, text in book.items():
         if not re.match(r"book/\d\d-", page):  # the introduction and the closing summary are mostly prose
             continue
@@ -50,7 +52,8 @@ def test_no_solution_code_and_no_hidden_test_in_the_book(book):
     assert "BEGIN SOLUTION" not in everything and "HIDDEN TESTS" not in everything
 
 
-def test_the_book_loads_nothing_from_other_sites(book):
+def test_the_book_loads_nothing_from_other_sites(edition):
+    _, book = edition
     for page, text in book.items():
         # (<link rel="canonical"> names the page's published address for search engines: nothing is loaded from it.)
         remote = re.findall(r"""<(?:script|link(?! rel="canonical")|img)[^>]+(?:src|href)=["'](https?:)?//[^"']+""",
@@ -58,7 +61,8 @@ def test_the_book_loads_nothing_from_other_sites(book):
         assert not remote, f"{page} loads {remote} from another site: the book must work offline"
 
 
-def test_chapter_1_threshold_table_matches_finfo(book):
+def test_chapter_1_threshold_table_matches_finfo(edition):
+    _, book = edition
     text = code_text(book["book/01-softmax"]) + html.unescape(re.sub(r"<[^>]+>", " ", book["book/01-softmax"]))
     for dtype in (np.float16, np.float32, np.float64):
         threshold = np.log(float(np.finfo(dtype).max))
@@ -70,7 +74,8 @@ GLOSSARY = ["logit", "softmax", "probability distribution", "numerical stability
             "subnormal", "log-sum-exp"]
 
 
-def test_the_glossary_is_in_chapter_1_and_linked_from_the_later_chapters(book):
+def test_the_glossary_is_in_chapter_1_and_linked_from_the_later_chapters(edition):
+    _, book = edition
     chapter_1 = book["book/01-softmax"]
     for term in GLOSSARY:
         anchor = "term-" + term.replace(" ", "-")
@@ -89,7 +94,8 @@ def _cells(page_html):
             for div in soup.select(f"div.cell_{kind}") for pre in div.find_all("pre")]
 
 
-def test_no_code_line_and_no_printed_line_is_wider_than_the_column(book):
+def test_no_code_line_and_no_printed_line_is_wider_than_the_column(edition):
+    _, book = edition
     too_wide = []
     for page, text in book.items():
         for kind, block in _cells(text):
@@ -98,23 +104,27 @@ def test_no_code_line_and_no_printed_line_is_wider_than_the_column(book):
     assert not too_wide, f"lines wider than {CODE_WIDTH} characters are cut off at 1280 px:\n" + "\n".join(too_wide)
 
 
-def test_no_page_prints_a_numpy_scalar_repr(book):
+def test_no_page_prints_a_numpy_scalar_repr(edition):
+    _, book = edition
     for page, text in book.items():
         shown = [block for kind, block in _cells(text) if kind == "output"]
         reprs = re.findall(r"np\.(?:float|int|bool|complex)\w*\([^)]*\)", "\n".join(shown))
         assert not reprs, f"{page} prints {reprs[:3]}: format the number (f'{{x:.3g}}') or convert it (float(x))"
 
 
-def test_every_table_renders_as_a_table(book):
+def test_every_table_renders_as_a_table(edition):
     """A table whose Markdown did not parse (a bare | in a cell) is shown as a paragraph of | ... | text."""
+    _, book = edition
     for page, text in book.items():
         paragraphs = [html.unescape(re.sub(r"<[^>]+>", "", p)) for p in re.findall(r"<p>(.*?)</p>", text, flags=re.S)]
         raw = [p[:120] for p in paragraphs if re.search(r"\|\s*[-—–]{1,}\s*\|", p) or p.strip().startswith("| ")]
         assert not raw, f"{page} shows table source as text: {raw}"
 
 
-def test_every_link_inside_the_book_resolves(book):
-    """Every relative link goes to a built file and, with a #fragment, to an id on that page; every citation resolves."""
+def test_every_link_inside_the_book_resolves(edition):
+    """Every relative link goes to a built file and, with a #fragment, to an id on that page; every citation resolves.
+    (The Spanish edition's language switch leads into the English one, which is checked the same way.)"""
+    root, book = edition
     ids = {}
 
     def ids_of(path):
@@ -127,13 +137,13 @@ def test_every_link_inside_the_book_resolves(book):
 
     broken = []
     for page, text in book.items():
-        here = (BUILD / page).parent
+        here = (root / page).parent
         for href in re.findall(r'href="([^"]+)"', text):
             if re.match(r"^[a-z][a-z0-9+.-]*:", href) or href.startswith("//"):
                 continue  # another site (the bibliography's links) or mailto:
             path, _, fragment = html.unescape(href).partition("#")
             path = path.split("?")[0]  # ../_static/theme.css?digest=...
-            target = (here / path).resolve() if path else BUILD / f"{page}.html"
+            target = (here / path).resolve() if path else root / f"{page}.html"
             found = ids_of(target)
             if found is None or (fragment and fragment not in found):
                 broken.append(f"{page}: {href}")
@@ -141,11 +151,12 @@ def test_every_link_inside_the_book_resolves(book):
     assert not broken, "links to nothing:\n" + "\n".join(broken)
 
 
-def test_the_closing_page_lists_every_reference_with_a_link(book):
+def test_the_closing_page_lists_every_reference_with_a_link(edition):
     """Every entry of book/references.bib is cited somewhere (sphinxcontrib-bibtex lists only cited ones) and shows
     on the closing page with a link a reader can follow."""
     import pybtex.database
 
+    _, book = edition
     entries = pybtex.database.parse_file(str(grading.REPO / "book" / "references.bib")).entries
     summary = html.unescape(book["book/summary"])
     for key, entry in entries.items():

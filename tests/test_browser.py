@@ -189,10 +189,10 @@ def _wait_for_mathjax(browser):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("page", toc_pages())
+@pytest.mark.parametrize("page", toc_pages() + [f"es/{page}" for page in toc_pages()])
 def test_every_page_fits_the_window(driver, site, page, width):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    name = page.split("/")[-1]
+    name = ("es-" if page.startswith("es/") else "") + page.split("/")[-1]
     driver.set_window_size(width, 1000)
     try:
         assert driver.execute_script("return window.innerWidth;") == width, "the window did not take the width asked for"
@@ -213,8 +213,9 @@ EXERCISE_PAGES = {f"book/0{chapter}-{slug}": chapter for chapter, slug in
 TIMINGS = BUILD.parent / "browser-timings.json"
 
 
-def _type_and_run(driver, box, code, timeout=120):
-    """Set the textarea's value and dispatch ``input`` (the DOM contract), click Run, wait for passed/failed."""
+def _type_and_run(driver, box, code, timeout=120, verdicts=("passed", "failed")):
+    """Set the textarea's value and dispatch ``input`` (the DOM contract), click Run, wait for passed/failed (the
+    words of the page's language: ``verdicts``)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -223,7 +224,7 @@ def _type_and_run(driver, box, code, timeout=120):
                           "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", textarea, code)
     box.find_element(By.CSS_SELECTOR, "button").click()  # the first button runs
     result = box.find_element(By.CSS_SELECTOR, '[data-role="result"]')
-    WebDriverWait(driver, timeout).until(lambda d: result.text.startswith(("passed", "failed")))
+    WebDriverWait(driver, timeout).until(lambda d: result.text.startswith(verdicts))
     return result.text
 
 
@@ -278,6 +279,37 @@ def test_every_exercise_passes_a_right_answer_and_fails_a_wrong_one_in_the_brows
     # The browser's own pages (chrome://) are not the network; every http(s) or ws(s) request must be to the book.
     foreign = [url for url in _requests(driver) if url.startswith(("http", "ws")) and not url.startswith(site)]
     assert not foreign, f"{page} asked another site for {foreign}"
+
+
+def test_a_spanish_page_runs_its_exercises_in_spanish_and_its_switch_goes_both_ways(driver, site):
+    """Chapter 1 in Spanish: the box shows the Spanish stub and buttons, a right answer is "correcto", a wrong one
+    "incorrecto" with the Spanish hint; the switch leads to the English page and back."""
+    from selenium.webdriver.common.by import By
+
+    from softcap_course.exercises import exercise_stub, run_exercise
+    from test_exercises import CORRECT, WRONG
+
+    _fresh(driver, f"{site}/es/book/01-softmax.html")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
+    box = driver.find_element(By.CSS_SELECTOR, '[data-exercise="softmax"]')
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+    assert box.find_element(By.TAG_NAME, "textarea").get_attribute("value") == exercise_stub("softmax", "es")
+    assert box.find_element(By.CSS_SELECTOR, "button").text == "Ejecutar"
+    spanish = ("correcto", "incorrecto")
+    verdict = _type_and_run(driver, box, CORRECT["softmax"][0], verdicts=spanish)
+    assert verdict.startswith("correcto"), verdict
+    label, code, call, hint = WRONG["softmax"][0]
+    verdict = _type_and_run(driver, box, code, verdicts=spanish)
+    # The same call and the same Spanish hint as in CPython (tests/test_exercises.py checks those words there).
+    expected_hint = run_exercise("softmax", code, language="es").split("\n  pista: ", 1)[1]
+    assert verdict.startswith("incorrecto") and call in verdict and f"pista: {expected_hint}" in verdict, \
+        f"{label}: {verdict}"
+    for language, url in (("en", f"{site}/book/01-softmax.html"), ("es", f"{site}/es/book/01-softmax.html")):
+        link = driver.find_element(By.CSS_SELECTOR, f'nav.softcap-languages a[hreflang="{language}"]')
+        driver.execute_script("window.scrollTo(0, 0);")  # where a reader finds the switch, below the header
+        link.click()
+        assert driver.current_url == url, driver.current_url
+        assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
 
 
 def test_an_endless_loop_is_stopped_with_a_message_and_the_next_run_works(driver, site):

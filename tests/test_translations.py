@@ -97,3 +97,69 @@ def test_an_english_edit_is_caught(tmp_path):
     page.write_text(page.read_text(encoding="utf8").replace("Every language model ends the same way",
                                                             "Every language model ends alike", 1), encoding="utf8")
     assert editions.catalog_changes("es", root=copy) == ["es/LC_MESSAGES/book/intro.po"]
+
+
+# ------------------------------------------------------------------------- the words the pages' code prints and draws
+
+
+def _tr_texts(source):
+    """The literal first argument of every ``tr("...")`` call in Python ``source``."""
+    import ast
+
+    texts = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "tr" \
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            texts.append(node.args[0].value)
+    return texts
+
+
+def _code_cells(page):
+    """The source of every code cell of a MyST page (its option lines and YAML block left out)."""
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```$", page.read_text(encoding="utf8"), flags=re.S | re.M)
+    return [re.sub(r"\A(---\n.*?\n---\n|(:[a-z_-]+:[^\n]*\n)+)", "", cell, flags=re.S) for cell in cells]
+
+
+def _sources():
+    """(name, Python source) of every page's code cells and of every package module that writes through ``tr``."""
+    for page in toc_pages():
+        for index, cell in enumerate(_code_cells(REPO / f"{page}.md")):
+            yield f"{page} cell {index + 1}", cell
+    for module in sorted((REPO / "softcap_course").rglob("*.py")):
+        if module.name != "words.py":
+            yield str(module.relative_to(REPO)), module.read_text(encoding="utf8")
+
+
+def test_every_word_the_code_writes_has_its_spanish():
+    """Each ``tr("...")`` of the pages and the package has an entry (the Spanish build would stop at it), with the
+    same format fields, and no entry is left that no source writes any more."""
+    from softcap_course.words import SPANISH
+
+    fields = re.compile(r"\{[^{}]*\}")
+    written, missing = set(), []
+    for name, source in _sources():
+        for text in _tr_texts(source):
+            written.add(text)
+            if text not in SPANISH:
+                missing.append(f"{name}: {text!r}")
+            elif fields.findall(text) != fields.findall(SPANISH[text]):
+                missing.append(f"{name}: {text!r} -> {SPANISH[text]!r} has other format fields")
+    assert not missing, "softcap_course/words.py lacks:\n" + "\n".join(missing)
+    everything = "\n".join(source for _, source in _sources()) + (REPO / "softcap_course" / "examples.py").read_text()
+    unused = [text for text in SPANISH if text not in written and text not in everything]
+    assert not unused, f"entries of softcap_course/words.py that no code writes: {unused}"
+
+
+def test_tr_is_english_as_written_and_spanish_from_the_table(monkeypatch):
+    from softcap_course import words
+
+    text = next(iter(words.SPANISH))
+    monkeypatch.setattr(words, "LANGUAGE", "en")
+    assert words.tr("anything at all {}", 3) == "anything at all 3"
+    monkeypatch.setattr(words, "LANGUAGE", "es")
+    assert words.tr(text) == words.SPANISH[text]
+    with pytest.raises(KeyError, match="no 'es' translation of 'a sentence nobody wrote'"):
+        words.tr("a sentence nobody wrote")
+    monkeypatch.setattr(words, "LANGUAGE", "fr")
+    with pytest.raises(ValueError, match="no words in language 'fr'"):
+        words.tr(text)

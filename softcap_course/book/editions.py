@@ -9,12 +9,17 @@ cannot pass ``language`` to Sphinx, so this module builds it with Jupyter Book's
 into ``_build/es/html`` (myst-nb writes its executed pages beside that folder), and copies it to ``_build/html/es``.
 Every warning is an error in both builds.
 
+The pages' code prints and draws its words through ``softcap_course.words.tr``: the Spanish build runs it with
+``SOFTCAP_BOOK_LANGUAGE=es``, so its tables and figures are Spanish too (every page is executed again for it).
+
 As a Sphinx extension (listed in ``_config.yml``) it puts the switch "English · Español" at the top of every page: a
-relative link to the same page in the other edition, so it works offline and from ``file://``.
+relative link to the same page in the other edition, so it works offline and from ``file://``. The switch lists the
+editions built together (``SOFTCAP_BOOK_EDITIONS``, set by this module); a one-language build has none.
 """
 
 import argparse
 import html
+import os
 import re
 import shutil
 import sys
@@ -43,13 +48,53 @@ def switch_html(pagename, language):
     return f'<nav class="softcap-languages" aria-label="Language / Idioma">{" · ".join(links)}</nav>\n'
 
 
+def editions_built():
+    """The editions of the build in progress: ``SOFTCAP_BOOK_EDITIONS`` ("en,es"), English alone when unset."""
+    return [code for code in os.environ.get("SOFTCAP_BOOK_EDITIONS", "en").split(",") if code in LANGUAGES]
+
+
 def _add_switch(app, pagename, templatename, context, doctree):
-    if "body" in context:
+    if "body" in context and len(editions_built()) > 1:
         context["body"] = switch_html(pagename, app.config.language or "en") + context["body"]
+
+
+def _glue_of_the_page_translated(app, config):
+    """In a translated edition, let a ``{glue:text}`` role of a translated paragraph find its value.
+
+    myst-nb looks a glued value up in the notebook it is parsing. Sphinx's i18n transform parses each translated
+    paragraph on its own, as a document of one paragraph ("<page>:<line>:<translated>") with no glue data, so every
+    value would be missing. The values are those of the page being translated, which myst-nb has just executed and
+    written to ``jupyter_execute/<page>.glue.json`` beside the output folder: look them up there."""
+    if (config.language or "en") == "en":
+        return
+    import json
+
+    from myst_nb.core.variables import RetrievalError, VariableOutput
+    from myst_nb.ext.glue import directives, roles, utils
+
+    looked_up = utils.retrieve_glue_data
+
+    def retrieve_glue_data(document, key):
+        try:
+            return looked_up(document, key)
+        except RetrievalError:
+            if not str(document.get("source", "")).endswith(":<translated>"):
+                raise
+            env = document.settings.env
+            path = Path(env.app.outdir).parent / "jupyter_execute" / f"{env.docname}.glue.json"
+            glued = json.loads(path.read_text(encoding="utf8")) if path.is_file() else {}
+            if key not in glued:
+                raise
+            # (The book glues text only, {glue:text}, which reads the data alone: no renderer is needed.)
+            return VariableOutput(data=glued[key]["data"], metadata=glued[key].get("metadata", {}),
+                                  nb_renderer=None, vtype="glue")
+
+    roles.retrieve_glue_data = directives.retrieve_glue_data = retrieve_glue_data
 
 
 def setup(app):
     app.connect("html-page-context", _add_switch)
+    app.connect("config-inited", _glue_of_the_page_translated)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -62,15 +107,20 @@ def spanish_overrides(sphinx_config):
 
 
 def build_english(root=ROOT):
+    """``jupyter-book build`` (what a one-language book is), into _build/html; the other editions' folders in it go."""
     import subprocess
 
-    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--warningiserror", "--nitpick",
-               "--keep-going"]
-    return subprocess.run(command, cwd=root).returncode
+    for code in LANGUAGES:
+        if code != "en":
+            shutil.rmtree(Path(root) / "_build" / "html" / code, ignore_errors=True)
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--all", "--warningiserror",
+               "--nitpick", "--keep-going"]
+    return subprocess.run(command, cwd=root, env=dict(os.environ, SOFTCAP_BOOK_LANGUAGE="en")).returncode
 
 
 def build_translation(language, root=ROOT):
-    """Build the edition ``language`` into _build/<language>/html and copy it to _build/html/<language>."""
+    """Build the edition ``language`` into _build/<language>/html (every page executed again, its code's words in
+    ``language``) and copy it to _build/html/<language>."""
     from jupyter_book.config import get_final_config
     from jupyter_book.sphinx import build_sphinx
 
@@ -78,9 +128,18 @@ def build_translation(language, root=ROOT):
     english, _ = get_final_config(user_yaml=root / "_config.yml", sourcedir=root,
                                   cli_config={"latex_individualpages": False})
     output = root / "_build" / language / "html"
-    result = build_sphinx(root, output, noconfig=True, path_config=str(root / "_config.yml"),
-                          confoverrides={"nitpicky": True, "latex_individualpages": False, **spanish_overrides(english)}, builder="html",
-                          warningiserror=True, keep_going=True)
+    overrides = {"nitpicky": True, "latex_individualpages": False, **spanish_overrides(english)}
+    before = os.environ.get("SOFTCAP_BOOK_LANGUAGE")
+    os.environ["SOFTCAP_BOOK_LANGUAGE"] = language  # the kernels that execute the pages inherit it
+    try:
+        result = build_sphinx(root, output, noconfig=True, path_config=str(root / "_config.yml"),
+                              confoverrides=overrides, builder="html", warningiserror=True, keep_going=True,
+                              freshenv=True, force_all=True)
+    finally:
+        if before is None:
+            del os.environ["SOFTCAP_BOOK_LANGUAGE"]
+        else:
+            os.environ["SOFTCAP_BOOK_LANGUAGE"] = before
     if result:
         return 1
     published = root / "_build" / "html" / language
@@ -216,12 +275,18 @@ def main(argv=None):
         left = [problem for path in sorted((ROOT / LOCALES).rglob("*.po")) for problem in catalog_problems(path)]
         print("\n".join(left) if left else "every entry is translated")
         return 1 if left else 0
+    editions = list(LANGUAGES) if args.language == "all" else [args.language]
+    os.environ["SOFTCAP_BOOK_EDITIONS"] = ",".join(editions)
     failed = 0
-    if args.language in ("en", "all"):
+    if "en" in editions:
         failed |= build_english()
-    for language in LANGUAGES:
-        if language != "en" and args.language in (language, "all"):
+    for language in editions:
+        if language != "en" and not failed:
             failed |= build_translation(language)
+    if not failed and len(editions) > 1:
+        from softcap_course.book.publish import zip_site
+
+        zip_site(ROOT / "_build" / "html")  # the offline copy holds every edition
     return 1 if failed else 0
 
 
