@@ -22,3 +22,41 @@ def test_grading_benchmark_smoke(tmp_path):
     scores = grading.read_scores(tmp_path / "course" / "sqlite-1", "01-softmax")
     assert scores["student-01"].total == scores["student-02"].total == scores["student-01"].max_total
     assert scores["student-03"].total < scores["student-03"].max_total
+
+
+def _is_subreaper():
+    import ctypes
+
+    flag = ctypes.c_int(0)
+    ctypes.CDLL(None, use_errno=True).prctl(37, ctypes.byref(flag), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
+    return bool(flag.value)
+
+
+def test_rounds_in_one_process_over_sqlite_then_postgresql_leave_its_children_alone(tmp_path):
+    """`make grading-benchmark` runs its rounds in its own process, SQLite first: the first round made that process a
+    subreaper, so the PostgreSQL server that pg_ctl then started was its child, and the next round, which kills its
+    orphans at the end, killed the server before the export ("connection refused"). A round kills only what it
+    started, and gives the process back as it was."""
+    import os
+    import subprocess
+
+    import pytest
+
+    from softcap_course.grading import postgres
+
+    if postgres.problem():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but no PostgreSQL server can start here: {postgres.problem()}")
+        pytest.skip(postgres.problem())
+    bystander = subprocess.Popen(["sleep", "300"])
+    try:
+        assert not _is_subreaper()
+        result = grading_benchmark.run(grading.REPO, students=1, assignments=["01-softmax"], out=tmp_path / "both",
+                                       workdir=tmp_path / "course", jobs=(1,), databases=("sqlite", "postgresql"))
+        assert [(run["database"], run["submissions"], run["ungraded"]) for run in result["runs"]] == \
+            [("sqlite", 1, 0), ("postgresql", 1, 0)]
+        assert bystander.poll() is None, "the round killed a child its caller had started before it"
+        assert not _is_subreaper(), "the round left its caller a subreaper"
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -58,6 +58,9 @@ class Round:
     ungraded: list = field(default_factory=list)  # (assignment, student) left ungraded by a killed process
     no_feedback: list = field(default_factory=list)  # (assignment, student) whose feedback a failed command lost
     unreadable: list = field(default_factory=list)  # (assignment, student) whose notebook could not be read
+    # Children this process had before the round began (a caller's database server, a browser): not the round's, never
+    # killed with its orphans.
+    bystanders: frozenset = frozenset()
 
     def report(self, student, assignment, message):
         self.problems.append(Problem(student, assignment, message))
@@ -276,12 +279,16 @@ def kill_orphans(keep=()):
             pass
 
 
-def become_subreaper():
+def become_subreaper(on=True):
     """Processes started under this one that lose their parent come to this one, not to init: the round can then
-    make sure that nothing a killed grading process started outlives the round."""
+    make sure that nothing a killed grading process started outlives the round. Returns whether it was one before."""
     import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = ctypes.c_int(0)
+    libc.prctl(37, ctypes.byref(before), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER
+    libc.prctl(36, int(on), 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    return bool(before.value)
 
 
 def run_workers(state, plans):
@@ -332,7 +339,7 @@ def run_workers(state, plans):
         running.remove(worker)
         if worker.death():
             # What it started and left behind: killed (the round is their subreaper), and its kernels' folder removed.
-            kill_orphans(keep={w.process.pid for w in running})
+            kill_orphans(keep={w.process.pid for w in running} | state.bystanders)
             shutil.rmtree(sandbox.grader_folder(worker.process.pid), ignore_errors=True)
         plan = plans[worker.assignment]
         if worker.command == "autograde":
@@ -348,7 +355,7 @@ def run_workers(state, plans):
                 state.no_feedback.append((worker.assignment, student))
                 state.report(student, worker.assignment, f"no feedback: generate_feedback (worker {worker.number}) "
                              f"{death}. Run the round again. Its output ends:\n{''.join(worker.log[-20:])}")
-    kill_orphans()
+    kill_orphans(keep=state.bystanders)
 
 
 def review_autograde(state, assignment, plan):
@@ -473,8 +480,17 @@ def grading_round(root=".", assignments=None, jobs=None, force=False):
     if jobs < 1:
         raise SystemExit(f"--jobs must be at least 1 (got {jobs})")
     parallel.serialise_sqlite_gradebooks()
-    become_subreaper()
-    state = Round(find_course_root(root), jobs=jobs)
+    # A caller that runs rounds in its own process (the grading benchmark, a test) gets its process back as it was: no
+    # subreaper after the round, and its own children (a PostgreSQL server that pg_ctl left to it) alive.
+    was_subreaper = become_subreaper()
+    try:
+        return _grading_round(root, assignments, jobs, force)
+    finally:
+        become_subreaper(was_subreaper)
+
+
+def _grading_round(root, assignments, jobs, force):
+    state = Round(find_course_root(root), jobs=jobs, bystanders=frozenset(sandbox.children()))
     submitted = state.root / "submitted"
     available = sorted({p.name for p in submitted.glob("*/*") if p.is_dir()}) if submitted.exists() else []
     assignments = list(dict.fromkeys(assignments or available))
