@@ -193,9 +193,17 @@ def _wait_for_mathjax(browser):
 def test_every_page_fits_the_window(driver, site, page, width):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     name = ("es-" if page.startswith("es/") else "") + page.split("/")[-1]
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
     driver.set_window_size(width, 1000)
     try:
-        assert driver.execute_script("return window.innerWidth;") == width, "the window did not take the width asked for"
+        # Headless Chromium resizes asynchronously: the new width can take a moment to reach the page.
+        try:
+            WebDriverWait(driver, 10).until(lambda d: d.execute_script("return window.innerWidth;") == width)
+        except TimeoutException:
+            pytest.fail(f"the window did not take the width asked for: {width} px asked, "
+                        f"{driver.execute_script('return window.innerWidth;')} px after 10 s")
         driver.get(f"{site}/{page}.html")
         _wait_for_mathjax(driver)
         problems = json.loads(driver.execute_script(LAYOUT_PROBLEMS_JS))
