@@ -95,7 +95,9 @@ _ALONE = {}
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=_order)  # stable: the order within a group stays (xdist runs the groups in this order)
+    # Stable: the order within a group stays (xdist runs the groups in this order), but a group's tests that run
+    # alone go first, so that the other worker waits only for them, not for the rest of their group.
+    items.sort(key=lambda item: (_order(item), not _runs_alone(item)))
     for item in items:
         if _runs_alone(item):
             _ALONE.setdefault(group_of(item.nodeid), set()).add(item.nodeid)

@@ -368,3 +368,79 @@ def test_a_process_that_stops_reading_a_frame_fails_within_the_time_limit():
         assert worker.process.poll() is not None, "the process that stopped reading was left running"
     finally:
         worker.close()
+
+
+# ------------------------------------------------------------------------------ the warm worker
+
+WARM_IMPORTS = ["import os  # the warm-worker tests' own zygote"]
+
+
+def _child(*lines):
+    """A submission's worker forked by the warm zygote of ``WARM_IMPORTS``, holding ``lines`` as its answer code."""
+    from softcap_course.grading.verification import SubmissionWorker
+
+    return SubmissionWorker([*WARM_IMPORTS, "\n".join(lines)], timeout=20.0, sandboxed=True, trusted=1)
+
+
+def _value(worker, name):
+    from softcap_course.grading.worker import decode
+
+    return decode(worker.ask({"get": name})["value"])
+
+
+def test_nothing_a_submission_leaves_in_the_warm_worker_reaches_the_next_one():
+    """A process left running, files in /tmp (a module the next one might import) and /dev/shm, a System V shared
+    memory segment: all gone before the next submission's worker is forked from the same zygote."""
+    left = _child("import ctypes, subprocess",
+                  "sleeper = subprocess.Popen(['sleep', '300']).pid",
+                  "module = open('/tmp/scipy.py', 'w').write('import os; os._exit(3)')",
+                  "shared = open('/dev/shm/left', 'w').write('x' * 1000)",
+                  "segment = ctypes.CDLL(None).shmget(0, 2**20, 0o1600)")  # IPC_PRIVATE, IPC_CREAT | 0600
+    zygote = left.zygote
+    assert _value(left, "sleeper") > 0 and _value(left, "module") > 0 and _value(left, "segment") >= 0
+    left.close()
+    probe = _child("tmp, shm = sorted(os.listdir('/tmp')), sorted(os.listdir('/dev/shm'))",
+                   "processes = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())",
+                   "me = [os.getpid(), os.getppid()]",
+                   "segments = open('/proc/sysvipc/shm').read().splitlines()[1:]")
+    try:
+        assert probe.zygote is zygote, "the next submission was not forked from the same warm worker"
+        assert _value(probe, "tmp") == [] and _value(probe, "shm") == [], (_value(probe, "tmp"), _value(probe, "shm"))
+        assert _value(probe, "segments") == [], "a shared memory segment outlived the submission that made it"
+        assert set(_value(probe, "processes")) == {1, *_value(probe, "me")}, "a process outlived its submission"
+    finally:
+        probe.close()
+
+
+def test_a_submission_cannot_speak_for_the_warm_worker_or_take_it_down_for_the_next_one():
+    """A worker that writes the zygote's own words into every file it holds breaks only its own answers: the zygote
+    goes on, and the next submission's worker answers from it. One that kills the zygote fails itself; the next
+    submission gets a fresh zygote."""
+    from softcap_course.grading.worker import WorkerFailed
+
+    forging = ("def forge():",
+               "    for fd in range(3, 64):",
+               "        try:",
+               "            os.write(fd, b'\\nZ{\"ended\": true}\\nZ{\"ready\": true, \"names\": {}}\\n')",
+               "        except OSError:",
+               "            pass",
+               "    return True",
+               "forged = forge()")
+    with pytest.raises(WorkerFailed):
+        _child(*forging)
+    honest = _child("def double(x):", "    return 2 * x")
+    zygote = honest.zygote
+    try:
+        assert honest.names.get("double") == "callable"
+        assert honest.ask({"call": "double", "args": [{"__plain__": 21}], "kwargs": {}})["value"] == 42
+    finally:
+        honest.close()
+    assert zygote.process.poll() is None and not zygote.busy
+    with pytest.raises(WorkerFailed):
+        _child("import signal", "killed = os.kill(os.getppid(), signal.SIGKILL)")
+    assert zygote.process.wait(timeout=30) is not None
+    after = _child("def double(x):", "    return 2 * x")
+    try:
+        assert after.zygote is not zygote and after.ask({"call": "double", "args": [{"__plain__": 4}], "kwargs": {}})["value"] == 8
+    finally:
+        after.close()

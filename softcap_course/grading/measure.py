@@ -203,12 +203,25 @@ PRELOADED = ("torch.func", "torch.utils.checkpoint", "torch._dynamo")
 
 
 def _clean_scratch():
-    """Remove what a measured child left in the zygote's /tmp and /dev/shm: the next one may be another student's.
+    """Remove what a child left in the zygote's /tmp and /dev/shm, and every System V shared memory segment, message
+    queue and semaphore set of its sandbox (they would outlive the child): the next child may be another student's.
     (Outside a sandbox they are the machine's: nothing is removed.)"""
     import shutil
 
     if not _IN_ITS_OWN_SANDBOX:
         return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as table:
+                identifiers = [int(line.split()[1]) for line in table.read().splitlines()[1:] if line.split()]
+        except (OSError, ValueError, IndexError):
+            continue
+        for identifier in identifiers:  # IPC_RMID (0); the sandbox's namespace holds only its own children's
+            if kind == "sem":
+                libc.semctl(identifier, 0, 0)
+            else:
+                getattr(libc, f"{kind}ctl")(identifier, 0, None)
     for folder in ("/tmp", "/dev/shm"):
         for entry in os.listdir(folder) if os.path.isdir(folder) else []:
             path = os.path.join(folder, entry)
@@ -310,17 +323,13 @@ _probes = {}
 _starter = None
 
 
-def probe_for(trusted, timeout=60.0, sandboxed=True):
-    """The zygote of these trusted cells in this process, started on first use. It is started from a thread that lives
-    as long as the process: bubblewrap's --die-with-parent ends a sandbox when the *thread* that started it ends."""
+def started_in_a_lasting_thread(start):
+    """``start()``'s result, called from a thread that lives as long as this process: bubblewrap's --die-with-parent
+    ends a sandbox when the *thread* that started it ends (a submission's verification thread ends with it)."""
     import queue
     import threading
 
     global _starter
-    key = (json.dumps(trusted), timeout, sandboxed)
-    probe = _probes.get(key)
-    if probe is not None and probe.worker.process.poll() is None:
-        return probe
     if _starter is None:
         jobs = queue.Queue()
 
@@ -332,15 +341,24 @@ def probe_for(trusted, timeout=60.0, sandboxed=True):
                 except BaseException as error:  # noqa: BLE001 (handed to the caller)
                     answer.put(error)
 
-        threading.Thread(target=serve, name="softcap-probe-starter", daemon=True).start()
+        threading.Thread(target=serve, name="softcap-sandbox-starter", daemon=True).start()
         _starter = jobs
     answer = queue.Queue()
-    _starter.put((lambda: MemoryProbe(trusted, timeout=timeout, sandboxed=sandboxed), answer))
+    _starter.put((start, answer))
     result = answer.get()
     if isinstance(result, BaseException):
         raise result
-    _probes[key] = result
     return result
+
+
+def probe_for(trusted, timeout=60.0, sandboxed=True):
+    """The zygote of these trusted cells in this process, started on first use (in a lasting thread)."""
+    key = (json.dumps(trusted), timeout, sandboxed)
+    probe = _probes.get(key)
+    if probe is not None and probe.worker.process.poll() is None:
+        return probe
+    _probes[key] = started_in_a_lasting_thread(lambda: MemoryProbe(trusted, timeout=timeout, sandboxed=sandboxed))
+    return _probes[key]
 
 
 def forget(probe):

@@ -48,6 +48,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
 from softcap_course.grading import sandbox
+from softcap_course.grading import worker as worker_module
 from softcap_course.grading.classroom import nbgrader_meta
 from softcap_course.grading.worker import GradingInfrastructureError, Unverifiable, WorkerFailed, decode, encode
 from softcap_course.raised import raised_class
@@ -171,6 +172,12 @@ class Worker:
                 os.set_blocking(fd, True)
 
     def read(self, timeout):
+        try:
+            return json.loads(self.read_line(timeout))
+        except ValueError:
+            raise WorkerFailed("the worker answered something that is not JSON") from None
+
+    def read_line(self, timeout):
         deadline = time.monotonic() + timeout
         line = ""
         while not line.endswith("\n"):
@@ -182,15 +189,107 @@ class Worker:
             if not chunk:
                 raise WorkerFailed("the worker died")
             line += chunk
-        try:
-            return json.loads(line)
-        except ValueError:
-            raise WorkerFailed("the worker answered something that is not JSON") from None
+        return line
 
     def close(self):
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
+
+
+class _Zygote(Worker):
+    """The warm worker of one notebook's import cells (``softcap_course.grading.worker._zygote``): it imported what
+    they import once, and forks a fresh worker for each submission. Its lines are tagged: ``Z`` its own, ``R`` the
+    current child's."""
+
+    def __init__(self, trusted, timeout=60.0, sandboxed=True):
+        argv = [sys.executable, "-m", "softcap_course.grading.worker", "--zygote"]
+        command = sandbox.command(argv, cwd="/tmp") if sandboxed else argv
+        self.timeout, self.busy = timeout, False
+        self.start(command, sandboxed, {"zygote": True, "trusted": trusted, "timeout": timeout, "sandboxed": sandboxed},
+                   60.0 + timeout * (len(trusted) + 1))
+
+    def _next(self, deadline):
+        """(tag, message) of the next line."""
+        line = self.read_line(max(0.0, deadline - time.monotonic()))
+        try:
+            tag, message = line[:1], json.loads(line[1:])
+        except ValueError:
+            raise WorkerFailed("the worker answered something that is not JSON") from None
+        if tag not in ("R", "Z") or not isinstance(message, dict):
+            raise WorkerFailed("the worker answered a line that is neither its own nor its child's")
+        return tag, message
+
+    def read(self, timeout):
+        """The child's next reply (or the zygote's word, before any child): a child that died is a dead worker."""
+        tag, message = self._next(time.monotonic() + timeout)
+        if tag == "Z" and message.get("died"):
+            raise WorkerFailed("the worker died")
+        return message
+
+    def end(self):
+        """End the current child (whatever it still writes is skipped); True when the zygote is ready for the next."""
+        deadline = time.monotonic() + 30.0
+        try:
+            self.process.stdin.write(worker_module.END.decode())
+            self.process.stdin.flush()
+            while True:
+                tag, message = self._next(deadline)
+                if tag == "Z" and message.get("ended"):
+                    return True
+        except (WorkerFailed, OSError, ValueError):
+            self.close()
+            return False
+
+
+_zygotes = {}
+
+
+def _zygote_for(trusted, timeout, sandboxed):
+    """A free zygote for these import cells, started on first use and kept for this process's later submissions."""
+    from softcap_course.grading import measure
+
+    key = (json.dumps(trusted), timeout, sandboxed)
+    zygote = _zygotes.get(key)
+    if zygote is None or zygote.busy or zygote.process.poll() is not None:
+        zygote = measure.started_in_a_lasting_thread(lambda: _Zygote(trusted, timeout=timeout, sandboxed=sandboxed))
+        _zygotes.setdefault(key, zygote)
+        if _zygotes[key].process.poll() is not None:
+            _zygotes[key] = zygote
+    return zygote
+
+
+class SubmissionWorker:
+    """One submission's worker: a child of the warm zygote, with the submission's answer code run in it. Asks and
+    answers like ``Worker``."""
+
+    def __init__(self, source, timeout=60.0, sandboxed=True, trusted=0):
+        self.timeout = timeout
+        self.zygote = _zygote_for(list(source[:trusted]), timeout, sandboxed)
+        self.zygote.busy = True
+        try:
+            ready = self.zygote.ask({"fork": True, "source": list(source[trusted:])}, timeout=60.0 + timeout * len(source))
+        except WorkerFailed:
+            self.close()
+            raise
+        if not ready.get("ready"):
+            self.close()
+            raise WorkerFailed(f"the answer code did not run: {ready.get('error')}")
+        self.names = {str(k): v for k, v in dict(ready.get("names", {})).items()}
+
+    def ask(self, request, timeout=None, frames=()):
+        if frames:
+            raise WorkerFailed("a submission's worker is sent no raw frames")
+        if self.zygote is None:
+            raise WorkerFailed("the worker is not running")
+        return self.zygote.ask(request, timeout=timeout or self.timeout)
+
+    def close(self):
+        zygote, self.zygote = self.zygote, None
+        if zygote is not None:
+            if zygote.process.poll() is None:
+                zygote.end()
+            zygote.busy = False
 
 
 def _raise_like(reply):
@@ -541,7 +640,7 @@ def verify(cells, timeout=60.0, sandboxed=True):
                 except Exception:  # noqa: BLE001 (the display call of an explorer cell, say)
                     pass
     try:
-        worker = Worker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
+        worker = SubmissionWorker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
         _bind_answers(worker, namespace, written, sandboxed)
     except (WorkerFailed, Unverifiable) as error:
         return {nbgrader_meta(c)["grade_id"]: Verdict("visible", f"your answer code did not run outside the notebook: "
@@ -559,7 +658,7 @@ def verify(cells, timeout=60.0, sandboxed=True):
                     results[grade_id] = Verdict(part, f"the function did not answer: {error}")
                     worker.close()
                     try:  # a fresh worker for the next cells
-                        worker = Worker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
+                        worker = SubmissionWorker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
                         _bind_answers(worker, namespace, written, sandboxed)
                     except (WorkerFailed, Unverifiable):
                         pass

@@ -213,14 +213,24 @@ def _silence():
 
 
 def main():
-    """Run inside the sandbox: execute the answer code, then answer calls until stdin closes."""
+    """Run inside the sandbox: execute the answer code, then answer calls until stdin closes. With ``--zygote``: run
+    the notebook's import cells once, then fork a fresh worker for each submission (``_zygote``)."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    requests = sys.stdin
+    if "--zygote" in sys.argv[1:]:
+        protocol.write("Z")  # every line of a zygote is tagged (see _zygote): its hello too
     _hello(protocol)
     _silence()
-    namespace = {"__name__": "__main__", "display": lambda *a, **k: None}
-    given = set(namespace)
-    start = json.loads(requests.readline())
+    start = json.loads(sys.stdin.readline())
+    if start.get("zygote"):
+        _zygote(start, protocol)
+        return
+    _serve_submission(start, protocol, sys.stdin, {"__name__": "__main__", "display": lambda *a, **k: None})
+
+
+def _serve_submission(start, protocol, requests, namespace):
+    """One submission: run its answer code in ``namespace`` (which may already hold what the notebook's import cells
+    defined, in a zygote's child), say which names it defined, answer calls until the requests end."""
+    given = {"__name__", "display"}
     try:
         trusted_errors = _run_cells(start["source"], start.get("timeout", 60.0), namespace, set(start.get("trusted", ())))
         names = {name: _kind(value) for name, value in namespace.items()
@@ -236,6 +246,137 @@ def main():
         except BaseException as error:  # noqa: BLE001
             reply = raised_reply(error)
         protocol.write(json.dumps(reply) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------ the warm worker
+
+END = b'{"end": true}\n'  # the grader's line that ends a submission's worker (never passed on to it)
+
+
+def _zygote(start, protocol):
+    """The warm worker: import once, fork a worker per submission, leave nothing of it behind.
+
+    The zygote runs only the notebook's restored import cells (no student code), then for each ``{"fork": ...}``
+    request forks a child that runs the submission's answer code on a copy of that state and answers its calls, as a
+    fresh worker would. The child never holds the grader's pipes: the zygote passes each request line on to it and
+    each of its reply lines back, tagged ``R``; the zygote's own lines are tagged ``Z``, so nothing the child writes
+    can pass for the zygote's word (a line of the child's always starts with ``R``, whatever it contains). When the
+    grader ends the submission (``END``), or the child dies, every process of the sandbox but the zygote is killed and
+    reaped, and ``/tmp`` and ``/dev/shm`` are emptied, before the next submission's child is forked. The zygote is not
+    dumpable: a child can neither trace it nor read its memory."""
+    import ctypes
+    import signal
+
+    from softcap_course.grading import measure
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a child leaves running comes here, to be killed
+    measure._IN_ITS_OWN_SANDBOX = start.get("sandboxed") is True
+    timeout = start.get("timeout", 60.0)
+    namespace = {"__name__": "__main__", "display": lambda *a, **k: None}
+    errors = _run_cells(start["trusted"], timeout, namespace, set(range(len(start["trusted"]))))
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    protocol.write("Z" + json.dumps({"ready": True, "trusted_errors": errors}) + "\n")
+    out = protocol.fileno()
+    grader = _Lines(0)
+    while True:
+        line = grader.line()
+        if line is None:
+            return
+        if line == END:  # a submission whose child already ended
+            os.write(out, b"Z" + json.dumps({"ended": True}).encode() + b"\n")
+            continue
+        request = json.loads(line)
+        to_child_r, to_child = os.pipe()
+        from_child, from_child_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the submission's worker: its requests and replies on pipes of its own, nothing of the grader's
+            try:
+                os.dup2(to_child_r, 0)
+                os.dup2(from_child_w, out)
+                for fd in (to_child_r, to_child, from_child, from_child_w):
+                    os.close(fd)
+                _serve_submission({"source": request["source"], "timeout": timeout}, protocol,
+                                  open(0, "r", closefd=False), dict(namespace))
+            finally:
+                os._exit(0)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        _relay(grader, out, to_child, from_child)
+        os.close(to_child)
+        os.close(from_child)
+        measure._reap_all()
+        measure._clean_scratch()
+        os.write(out, b"Z" + json.dumps({"ended": True}).encode() + b"\n")
+
+
+def _relay(grader, out, to_child, from_child):
+    """Pass the grader's lines to the child and the child's lines back (tagged ``R``), until the grader's ``END``.
+    If the child's output ends first (it died, or closed it), say so (``died``) and wait for the ``END``."""
+    import select
+
+    at_line_start, child_open = True, True
+    while True:
+        if grader.pending():
+            ready = [grader.fd]
+        else:
+            ready = select.select([grader.fd] + ([from_child] if child_open else []), [], [])[0]
+        if grader.fd in ready:
+            line = grader.line()
+            if line is None or line == END:
+                return
+            if child_open:
+                try:
+                    _write_all(to_child, line)
+                except OSError:  # the child is gone: its output ends too, and that is reported
+                    pass
+            continue
+        data = os.read(from_child, 2**16)
+        if not data:
+            child_open = False
+            _write_all(out, (b"" if at_line_start else b"\n") + b"Z" + json.dumps({"died": True}).encode() + b"\n")
+            at_line_start = True
+            continue
+        tagged = bytearray()
+        for index, piece in enumerate(data.split(b"\n")):
+            if index:
+                tagged += b"\n"
+                at_line_start = True
+            if piece:
+                if at_line_start:
+                    tagged += b"R"
+                    at_line_start = False
+                tagged += piece
+        _write_all(out, tagged)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _Lines:
+    """Whole lines (bytes, with their newline) read from a file descriptor without reading past what is there."""
+
+    def __init__(self, fd):
+        self.fd, self.buffer = fd, bytearray()
+
+    def pending(self):
+        return b"\n" in self.buffer
+
+    def line(self):
+        """The next line, waiting for it; None at the end of the input."""
+        while b"\n" not in self.buffer:
+            data = os.read(self.fd, 2**16)
+            if not data:
+                return None
+            self.buffer += data
+        end = self.buffer.index(b"\n") + 1
+        line = bytes(self.buffer[:end])
+        del self.buffer[:end]
+        return line
 
 
 def _kind(value):
