@@ -11,7 +11,9 @@ in-kernel result still gives students and nbgrader their feedback; the score tha
    starting a process) runs.
 2. A *worker* process runs that code in the grading sandbox (``softcap_course.grading.sandbox``: no files but a read-only
    Python, no network), and answers calls over a pipe: arguments in, results out, as tagged JSON (arrays as raw
-   bytes; no pickle, so a hostile worker can send nothing but data).
+   bytes; no pickle, so a hostile worker can send nothing but data). It is forked from a warm worker (``_Zygote``)
+   that ran the notebook's import cells once for every submission this process grades, and left nothing of the
+   previous submission behind.
 3. The grader executes each test cell of the notebook *in its own process* (the test cells are nbgrader's restored
    copies, hidden tests included), with every graded name bound to a proxy that calls the worker. The checks, the
    references (SciPy, PyTorch, hand values) and the comparisons never share a process with student code.

@@ -1,8 +1,9 @@
 """The verification worker: runs inside the grading sandbox, holds one submission's answer code, answers calls.
 
-Started by ``softcap_course.grading.verification`` as ``python -m softcap_course.grading.worker``; it imports as little as it can
-(NumPy; torch only when the answer code does), since it starts once per graded notebook. Requests and replies are
-JSON lines; arrays and tensors travel as raw bytes with their dtype and shape, so either side builds nothing but data.
+Started by ``softcap_course.grading.verification`` as ``python -m softcap_course.grading.worker --zygote``: the warm
+worker, which runs the notebook's import cells once and forks one child per submission (``_zygote``); the child runs
+the answer code and answers the calls. Requests and replies are JSON lines; arrays and tensors travel as raw bytes
+with their dtype and shape, so either side builds nothing but data.
 """
 
 import base64
