@@ -392,12 +392,16 @@ def test_nothing_a_submission_leaves_in_the_warm_worker_reaches_the_next_one():
     """A process left running, files in /tmp (a module the next one might import) and /dev/shm, a System V shared
     memory segment: all gone before the next submission's worker is forked from the same zygote."""
     left = _child("import ctypes, subprocess",
+                  # what is there from the start (a folder of the grader's Python, when it lies under /tmp)
+                  "tmp, shm = sorted(os.listdir('/tmp')), sorted(os.listdir('/dev/shm'))",
                   "sleeper = subprocess.Popen(['sleep', '300']).pid",
                   "module = open('/tmp/scipy.py', 'w').write('import os; os._exit(3)')",
                   "shared = open('/dev/shm/left', 'w').write('x' * 1000)",
                   "segment = ctypes.CDLL(None).shmget(0, 2**20, 0o1600)")  # IPC_PRIVATE, IPC_CREAT | 0600
     zygote = left.zygote
     assert _value(left, "sleeper") > 0 and _value(left, "module") > 0 and _value(left, "segment") >= 0
+    at_start = (_value(left, "tmp"), _value(left, "shm"))
+    assert "scipy.py" not in at_start[0]
     left.close()
     probe = _child("tmp, shm = sorted(os.listdir('/tmp')), sorted(os.listdir('/dev/shm'))",
                    "processes = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())",
@@ -405,7 +409,7 @@ def test_nothing_a_submission_leaves_in_the_warm_worker_reaches_the_next_one():
                    "segments = open('/proc/sysvipc/shm').read().splitlines()[1:]")
     try:
         assert probe.zygote is zygote, "the next submission was not forked from the same warm worker"
-        assert _value(probe, "tmp") == [] and _value(probe, "shm") == [], (_value(probe, "tmp"), _value(probe, "shm"))
+        assert (_value(probe, "tmp"), _value(probe, "shm")) == at_start, "a file outlived the submission that wrote it"
         assert _value(probe, "segments") == [], "a shared memory segment outlived the submission that made it"
         assert set(_value(probe, "processes")) == {1, *_value(probe, "me")}, "a process outlived its submission"
     finally:
