@@ -297,7 +297,7 @@ class MemoryProbe:
         from softcap_course.grading.verification import Worker
 
         argv = [sys.executable, "-m", "softcap_course.grading.measure"]
-        self.worker = Worker.__new__(Worker)
+        self.worker = Worker()
         self.worker.timeout = timeout
         # One thread: less noise in the figure (every thread of a numerical library has buffers of its own), and the
         # cores stay with the kernel and the verification running beside it. A fixed mmap threshold: every buffer of

@@ -97,18 +97,8 @@ def answer_code(cells):
 
 
 class Worker:
-    """A sandboxed worker process holding one submission's answer code."""
-
-    def __init__(self, source, timeout=60.0, sandboxed=True, trusted=0):
-        argv = [sys.executable, "-m", "softcap_course.grading.worker"]
-        command = sandbox.command(argv, cwd="/tmp") if sandboxed else argv
-        self.timeout = timeout
-        # Starting takes the imports, plus at most the time limit for each cell that runs into it.
-        ready = self.start(command, sandboxed, {"source": source, "timeout": timeout, "trusted": list(range(trusted))},
-                           60.0 + timeout * len(source))
-        if not ready.get("ready"):
-            raise WorkerFailed(f"the answer code did not run: {ready.get('error')}")
-        self.names = {str(k): v for k, v in dict(ready.get("names", {})).items()}
+    """A process that speaks the grading protocol: a hello once its imports worked, then a JSON line per request and
+    per reply (the warm worker, ``_Zygote``; the memory zygote, ``measure.MemoryProbe``)."""
 
     def start(self, command, sandboxed, first_request, timeout):
         """Start the process, wait for its hello (sent once its own imports worked: until then, a failure is the
@@ -205,10 +195,11 @@ class _Zygote(Worker):
     current child's."""
 
     def __init__(self, trusted, timeout=60.0, sandboxed=True):
-        argv = [sys.executable, "-m", "softcap_course.grading.worker", "--zygote"]
+        argv = [sys.executable, "-m", "softcap_course.grading.worker"]
         command = sandbox.command(argv, cwd="/tmp") if sandboxed else argv
         self.timeout, self.busy = timeout, False
-        self.start(command, sandboxed, {"zygote": True, "trusted": trusted, "timeout": timeout, "sandboxed": sandboxed},
+        # Starting takes the imports, plus at most the time limit for each cell that runs into it.
+        self.start(command, sandboxed, {"trusted": trusted, "timeout": timeout, "sandboxed": sandboxed},
                    60.0 + timeout * (len(trusted) + 1))
 
     def _next(self, deadline):

@@ -1,8 +1,8 @@
 """The verification worker: runs inside the grading sandbox, holds one submission's answer code, answers calls.
 
-Started by ``softcap_course.grading.verification`` as ``python -m softcap_course.grading.worker --zygote``: the warm
-worker, which runs the notebook's import cells once and forks one child per submission (``_zygote``); the child runs
-the answer code and answers the calls. Requests and replies are JSON lines; arrays and tensors travel as raw bytes
+Started by ``softcap_course.grading.verification`` as ``python -m softcap_course.grading.worker``: the warm worker,
+which runs the notebook's import cells once and forks one child per submission (``_zygote``); the child runs the
+answer code and answers the calls. Requests and replies are JSON lines; arrays and tensors travel as raw bytes
 with their dtype and shape, so either side builds nothing but data.
 """
 
@@ -214,29 +214,24 @@ def _silence():
 
 
 def main():
-    """Run inside the sandbox: execute the answer code, then answer calls until stdin closes. With ``--zygote``: run
-    the notebook's import cells once, then fork a fresh worker for each submission (``_zygote``)."""
+    """Run inside the sandbox as the warm worker: the notebook's import cells once, then a fresh worker forked for
+    each submission (``_zygote``)."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
-    if "--zygote" in sys.argv[1:]:
-        protocol.write("Z")  # every line of a zygote is tagged (see _zygote): its hello too
+    protocol.write("Z")  # every line of the zygote is tagged (see _zygote): its hello too
     _hello(protocol)
     _silence()
-    start = json.loads(sys.stdin.readline())
-    if start.get("zygote"):
-        _zygote(start, protocol)
-        return
-    _serve_submission(start, protocol, sys.stdin, {"__name__": "__main__", "display": lambda *a, **k: None})
+    _zygote(json.loads(sys.stdin.readline()), protocol)
 
 
-def _serve_submission(start, protocol, requests, namespace):
-    """One submission: run its answer code in ``namespace`` (which may already hold what the notebook's import cells
-    defined, in a zygote's child), say which names it defined, answer calls until the requests end."""
+def _serve_submission(source, timeout, protocol, requests, namespace):
+    """One submission, in a child of the zygote: run its answer code in ``namespace`` (which holds what the notebook's
+    import cells defined), say which names it defined, answer calls until the requests end."""
     given = {"__name__", "display"}
     try:
-        trusted_errors = _run_cells(start["source"], start.get("timeout", 60.0), namespace, set(start.get("trusted", ())))
+        _run_cells(source, timeout, namespace)
         names = {name: _kind(value) for name, value in namespace.items()
                  if name not in given and not name.startswith("__") and type(value).__name__ != "module"}
-        protocol.write(json.dumps({"ready": True, "names": names, "trusted_errors": trusted_errors}) + "\n")
+        protocol.write(json.dumps({"ready": True, "names": names}) + "\n")
     except BaseException as error:  # noqa: BLE001 (the student's code may raise anything)
         protocol.write(json.dumps({"ready": False, "error": f"{type(error).__name__}: {error}"}) + "\n")
         return
@@ -298,8 +293,7 @@ def _zygote(start, protocol):
                 os.dup2(from_child_w, out)
                 for fd in (to_child_r, to_child, from_child, from_child_w):
                     os.close(fd)
-                _serve_submission({"source": request["source"], "timeout": timeout}, protocol,
-                                  open(0, "r", closefd=False), dict(namespace))
+                _serve_submission(request["source"], timeout, protocol, open(0, "r", closefd=False), dict(namespace))
             finally:
                 os._exit(0)
         os.close(to_child_r)
