@@ -84,6 +84,15 @@ def _maxrss(status):
 _IN_ITS_OWN_SANDBOX = False
 
 
+def become_a_zygote():
+    """What a zygote (this one, and the verification's warm worker) is before it forks any child: not dumpable, so no
+    child may trace it or open its files via /proc, and their subreaper, so what a child leaves running comes here to
+    be killed and reaped (``_reap_all``)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
 def _reap_all():
     """Kill and reap every child (orphans of the measured child come here: the zygote is a subreaper)."""
     if _IN_ITS_OWN_SANDBOX:
@@ -254,9 +263,7 @@ def main():
 
     from softcap_course.grading.worker import _hello, _run_cells, _silence
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no child may trace this process or open its files via /proc
-    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans of a measured child come here, to be reaped
+    become_a_zygote()
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     requests = sys.stdin.buffer  # bytes: a request's line may be followed by raw frames (verification.Worker.ask)
     _hello(protocol)

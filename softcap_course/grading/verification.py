@@ -50,9 +50,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float
 
 from softcap_course.grading import sandbox
-from softcap_course.grading import worker as worker_module
 from softcap_course.grading.classroom import nbgrader_meta
-from softcap_course.grading.worker import GradingInfrastructureError, Unverifiable, WorkerFailed, decode, encode
+from softcap_course.grading.worker import END, GradingInfrastructureError, Unverifiable, WorkerFailed, decode, encode
 from softcap_course.raised import raised_class
 
 # Environment variables a graded function may read (05: logit_softcap_from_env); the proxy sends their current values.
@@ -224,7 +223,7 @@ class _Zygote(Worker):
         """End the current child (whatever it still writes is skipped); True when the zygote is ready for the next."""
         deadline = time.monotonic() + 30.0
         try:
-            self.process.stdin.write(worker_module.END.decode())
+            self.process.stdin.write(END.decode())
             self.process.stdin.flush()
             while True:
                 tag, message = self._next(deadline)
@@ -243,12 +242,13 @@ def _zygote_for(trusted, timeout, sandboxed):
     from softcap_course.grading import measure
 
     key = (json.dumps(trusted), timeout, sandboxed)
-    zygote = _zygotes.get(key)
-    if zygote is None or zygote.busy or zygote.process.poll() is not None:
-        zygote = measure.started_in_a_lasting_thread(lambda: _Zygote(trusted, timeout=timeout, sandboxed=sandboxed))
-        _zygotes.setdefault(key, zygote)
-        if _zygotes[key].process.poll() is not None:
-            _zygotes[key] = zygote
+    kept = _zygotes.get(key)
+    alive = kept is not None and kept.process.poll() is None
+    if alive and not kept.busy:
+        return kept
+    zygote = measure.started_in_a_lasting_thread(lambda: _Zygote(trusted, timeout=timeout, sandboxed=sandboxed))
+    if not alive:  # a busy one stays kept; this one serves only the caller
+        _zygotes[key] = zygote
     return zygote
 
 

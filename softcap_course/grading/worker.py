@@ -260,14 +260,11 @@ def _zygote(start, protocol):
     grader ends the submission (``END``), or the child dies, every process of the sandbox but the zygote is killed and
     reaped, and ``/tmp`` and ``/dev/shm`` are emptied, before the next submission's child is forked. The zygote is not
     dumpable: a child can neither trace it nor read its memory."""
-    import ctypes
     import signal
 
     from softcap_course.grading import measure
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
-    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: what a child leaves running comes here, to be killed
+    measure.become_a_zygote()
     measure._IN_ITS_OWN_SANDBOX = start.get("sandboxed") is True
     timeout = start.get("timeout", 60.0)
     namespace = {"__name__": "__main__", "display": lambda *a, **k: None}
@@ -281,7 +278,7 @@ def _zygote(start, protocol):
         if line is None:
             return
         if line == END:  # a submission whose child already ended
-            os.write(out, b"Z" + json.dumps({"ended": True}).encode() + b"\n")
+            _say(out, {"ended": True})
             continue
         request = json.loads(line)
         to_child_r, to_child = os.pipe()
@@ -303,7 +300,7 @@ def _zygote(start, protocol):
         os.close(from_child)
         measure._reap_all()
         measure._clean_scratch()
-        os.write(out, b"Z" + json.dumps({"ended": True}).encode() + b"\n")
+        _say(out, {"ended": True})
 
 
 def _relay(grader, out, to_child, from_child):
@@ -330,7 +327,7 @@ def _relay(grader, out, to_child, from_child):
         data = os.read(from_child, 2**16)
         if not data:
             child_open = False
-            _write_all(out, (b"" if at_line_start else b"\n") + b"Z" + json.dumps({"died": True}).encode() + b"\n")
+            _say(out, {"died": True}, end_the_line=not at_line_start)
             at_line_start = True
             continue
         tagged = bytearray()
@@ -344,6 +341,11 @@ def _relay(grader, out, to_child, from_child):
                     at_line_start = False
                 tagged += piece
         _write_all(out, tagged)
+
+
+def _say(out, message, end_the_line=False):
+    """A line of the zygote's own (tagged ``Z``), on a line of its own."""
+    _write_all(out, (b"\n" if end_the_line else b"") + b"Z" + json.dumps(message).encode() + b"\n")
 
 
 def _write_all(fd, data):
