@@ -420,6 +420,8 @@ def test_a_submission_cannot_speak_for_the_warm_worker_or_take_it_down_for_the_n
     """A worker that writes the zygote's own words into every file it holds breaks only its own answers: the zygote
     goes on, and the next submission's worker answers from it. One that kills the zygote fails itself; the next
     submission gets a fresh zygote."""
+    import time
+
     from softcap_course.grading.worker import WorkerFailed
 
     forging = ("def forge():",
@@ -440,6 +442,21 @@ def test_a_submission_cannot_speak_for_the_warm_worker_or_take_it_down_for_the_n
     finally:
         honest.close()
     assert zygote.process.poll() is None and not zygote.busy
+    # Half a line, written after its last answer and never ended: the zygote's own word that the submission is over
+    # still arrives on a line of its own, and the zygote serves the next one.
+    half = _child(*forging[:3], "            os.write(fd, b'half a line')", *forging[4:6],
+                  "import threading, time",
+                  "def later():", "    time.sleep(0.3)", "    forge()",
+                  "def start_later():", "    threading.Thread(target=later).start()", "    return 1")
+    assert half.ask({"call": "start_later", "args": [], "kwargs": {}})["value"] == 1
+    time.sleep(1.0)
+    half.close()
+    after_half = _child("def double(x):", "    return 2 * x")
+    try:
+        assert after_half.zygote is zygote, "a line left half-written cost the zygote"
+        assert after_half.ask({"call": "double", "args": [{"__plain__": 5}], "kwargs": {}})["value"] == 10
+    finally:
+        after_half.close()
     with pytest.raises(WorkerFailed):
         _child("import signal", "killed = os.kill(os.getppid(), signal.SIGKILL)")
     assert zygote.process.wait(timeout=30) is not None
@@ -448,3 +465,28 @@ def test_a_submission_cannot_speak_for_the_warm_worker_or_take_it_down_for_the_n
         assert after.zygote is not zygote and after.ask({"call": "double", "args": [{"__plain__": 4}], "kwargs": {}})["value"] == 8
     finally:
         after.close()
+
+
+def test_a_reply_is_read_line_by_line_within_the_time_limit():
+    """Two lines that come in one write are both read at once (the second is not left waiting for more output), and a
+    half-written line that is never ended fails at the time limit instead of waiting forever."""
+    import time
+
+    from softcap_course.grading.verification import Worker
+    from softcap_course.grading.worker import WorkerFailed
+
+    script = ("import os, time; os.write(1, b'{\"a\": 1}\\n{\"b\": 2}\\n{\"half'); time.sleep(60)")
+    worker = Worker.__new__(Worker)
+    worker.timeout, worker.pending = 2.0, bytearray()
+    worker.process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+    try:
+        started = time.monotonic()
+        assert worker.read(5.0) == {"a": 1} and worker.read(5.0) == {"b": 2}
+        assert time.monotonic() - started < 4, "the second line waited for more output"
+        with pytest.raises(WorkerFailed, match="no answer"):
+            worker.read(2.0)
+        assert time.monotonic() - started < 10
+        assert worker.process.poll() is not None, "the process that never ended its line was left running"
+    finally:
+        worker.close()

@@ -103,6 +103,7 @@ class Worker:
         """Start the process, wait for its hello (sent once its own imports worked: until then, a failure is the
         grader's, with the process's own error), send the first request and return its answer."""
         env = None if sandboxed else {k: v for k, v in os.environ.items() if k != "NBGRADER_DB_URL"}
+        self.pending = bytearray()  # bytes of its output after the last line read (read_line)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, env=env,
                                         preexec_fn=sandbox.limit_files if sandboxed else None)
@@ -169,18 +170,26 @@ class Worker:
             raise WorkerFailed("the worker answered something that is not JSON") from None
 
     def read_line(self, timeout):
+        """The next whole line, within ``timeout``. Read straight from the pipe, whatever a line's size or how the
+        lines came in: a buffered ``readline`` would wait past any deadline for the end of a line that never comes,
+        and ``select`` does not see lines already in its buffer."""
         deadline = time.monotonic() + timeout
-        line = ""
-        while not line.endswith("\n"):
+        pending = self.pending  # what came after the last line returned
+        fd, searched = self.process.stdout.fileno(), 0
+        while b"\n" not in pending[searched:]:
+            searched = len(pending)
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.process.stdout], [], [], left)[0]:
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
                 self.close()
                 raise WorkerFailed(f"no answer within {timeout:.0f} s")
-            chunk = self.process.stdout.readline()
+            chunk = os.read(fd, 2**20)
             if not chunk:
                 raise WorkerFailed("the worker died")
-            line += chunk
-        return line
+            pending += chunk
+        end = pending.index(b"\n", searched) + 1
+        line = bytes(pending[:end])
+        del pending[:end]
+        return line.decode("utf-8", errors="replace")
 
     def close(self):
         if self.process.poll() is None:
@@ -201,9 +210,11 @@ class _Zygote(Worker):
         self.start(command, sandboxed, {"trusted": trusted, "timeout": timeout, "sandboxed": sandboxed},
                    60.0 + timeout * (len(trusted) + 1))
 
-    def _next(self, deadline):
-        """(tag, message) of the next line."""
+    def _next(self, deadline, child=True):
+        """(tag, message) of the next line; ``child=False``: a line of the child's is skipped unread (None)."""
         line = self.read_line(max(0.0, deadline - time.monotonic()))
+        if line.startswith("R") and not child:
+            return "R", None
         try:
             tag, message = line[:1], json.loads(line[1:])
         except ValueError:
@@ -226,7 +237,7 @@ class _Zygote(Worker):
             self.process.stdin.write(END.decode())
             self.process.stdin.flush()
             while True:
-                tag, message = self._next(deadline)
+                tag, message = self._next(deadline, child=False)
                 if tag == "Z" and message.get("ended"):
                     return True
         except (WorkerFailed, OSError, ValueError):

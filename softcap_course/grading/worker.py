@@ -295,17 +295,18 @@ def _zygote(start, protocol):
                 os._exit(0)
         os.close(to_child_r)
         os.close(from_child_w)
-        _relay(grader, out, to_child, from_child)
+        at_line_start = _relay(grader, out, to_child, from_child)
         os.close(to_child)
         os.close(from_child)
         measure._reap_all()
         measure._clean_scratch()
-        _say(out, {"ended": True})
+        _say(out, {"ended": True}, end_the_line=not at_line_start)
 
 
 def _relay(grader, out, to_child, from_child):
     """Pass the grader's lines to the child and the child's lines back (tagged ``R``), until the grader's ``END``.
-    If the child's output ends first (it died, or closed it), say so (``died``) and wait for the ``END``."""
+    If the child's output ends first (it died, or closed it), say so (``died``) and wait for the ``END``. Returns
+    whether the output stopped at the start of a line (a child ended half-way through one leaves it open)."""
     import select
 
     at_line_start, child_open = True, True
@@ -317,7 +318,7 @@ def _relay(grader, out, to_child, from_child):
         if grader.fd in ready:
             line = grader.line()
             if line is None or line == END:
-                return
+                return at_line_start
             if child_open:
                 try:
                     _write_all(to_child, line)
