@@ -53,6 +53,17 @@ if "autograde" in sys.argv[1:2]:
     _cap = int(float(os.environ.get("NBGRADER_KERNEL_MEMORY_GIB", "8")) * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (_cap, _cap))
 
+# A submission is graded by several processes at once (its kernel, its verification worker, the grader re-running its
+# tests, the memory measurements), on small tensors: one thread each, unless the instructor sets these variables.
+# With a thread per core, OpenMP's threads spin waiting for each other: a class of chapter 6 took a quarter more time
+# and half again the CPU.
+if "autograde" in sys.argv[1:2]:
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, "1")
+    # A kernel whose notebook has run is killed, not asked to shut down: nothing in it needs a clean exit (its files
+    # are a tmpfs that goes with its sandbox), and a polite shutdown waits about 0.6 s for Python to tear down.
+    c.Execute.shutdown_kernel = "immediate"
+
 # Every kernel that autograding starts runs in a bubblewrap sandbox (softcap_course/grading/sandbox.py): it sees its own
 # submission and a read-only Python, nothing else, no network, and nothing it starts outlives it. Kernels then talk
 # to nbgrader over Unix sockets (the ipc transport). Where the sandbox cannot start, grading stops, unless the

@@ -228,11 +228,6 @@ def _start(state, worker, lines):
     """``nbgrader <command> <assignment> --force``, limited to the worker's students; its lines go to ``lines``."""
     arguments, env = nbgrader_command(worker.command, worker.assignment, "--force")
     env[parallel.STUDENTS_VARIABLE] = json.dumps(worker.students)
-    # N commands side by side share the cores: each kernel's numerical libraries get cores / N threads (unless the
-    # instructor chose), since more threads than cores make them wait on each other instead of working.
-    threads = str(max(1, len(os.sched_getaffinity(0)) // state.jobs))
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, threads)
     worker.process = subprocess.Popen(arguments, cwd=state.root, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT)
     if state.jobs > 1:
