@@ -140,9 +140,29 @@ def graded(request, tmp_path_factory):
     pool.shutdown(cancel_futures=True)
 
 
-def _shared_file(name):
+def _shared_file(name, run=None):
     """A file that every worker of this run shares."""
-    return Path(tempfile.gettempdir()) / f"softcap-suite-{os.environ['PYTEST_XDIST_TESTRUNUID']}.{name}"
+    run = run or os.environ["PYTEST_XDIST_TESTRUNUID"]
+    return Path(tempfile.gettempdir()) / f"softcap-suite-{run}.{name}"
+
+
+SHARED_FILES = ("alone-started", "alone-done", "turnstile", "machine")
+
+
+def pytest_configure(config):
+    """The run's id, chosen here (xdist would choose one itself) so that the run's shared files can be removed."""
+    if not XDIST_WORKER and getattr(config.option, "numprocesses", None) and config.option.testrunuid is None:
+        import uuid
+
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_unconfigure(config):
+    """The workers' shared files go once the workers have ended: nothing of a run stays in the temporary folder."""
+    run = getattr(config.option, "testrunuid", None)
+    if not XDIST_WORKER and run:
+        for name in SHARED_FILES:
+            _shared_file(name, run).unlink(missing_ok=True)
 
 
 def _lock(name, exclusive):
