@@ -140,13 +140,9 @@ def graded(request, tmp_path_factory):
     pool.shutdown(cancel_futures=True)
 
 
-def _shared_file(name, run=None):
+def _shared_file(name):
     """A file that every worker of this run shares."""
-    run = run or os.environ["PYTEST_XDIST_TESTRUNUID"]
-    return Path(tempfile.gettempdir()) / f"softcap-suite-{run}.{name}"
-
-
-SHARED_FILES = ("alone-started", "alone-done", "turnstile", "machine")
+    return Path(tempfile.gettempdir()) / f"softcap-suite-{os.environ['PYTEST_XDIST_TESTRUNUID']}.{name}"
 
 
 def pytest_configure(config):
@@ -161,8 +157,8 @@ def pytest_unconfigure(config):
     """The workers' shared files go once the workers have ended: nothing of a run stays in the temporary folder."""
     run = getattr(config.option, "testrunuid", None)
     if not XDIST_WORKER and run:
-        for name in SHARED_FILES:
-            _shared_file(name, run).unlink(missing_ok=True)
+        for path in Path(tempfile.gettempdir()).glob(f"softcap-suite-{run}.*"):
+            path.unlink(missing_ok=True)
 
 
 def _lock(name, exclusive):
