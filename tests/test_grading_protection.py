@@ -21,7 +21,7 @@ from nbgrader.utils import determine_grade
 import grading
 from softcap_course.grading import sandbox
 from softcap_course.grading.sanitise import sanitise_notebook
-from softcap_course.grading.verification import Verdict, VerifyOutsideKernel
+from softcap_course.grading.verification import GRADER_ONLY, Verdict, VerifyOutsideKernel
 
 # ------------------------------------------------------------------------------ the verified result decides
 
@@ -71,6 +71,52 @@ def test_a_hidden_failure_scores_zero_and_a_kernel_failure_stays_zero():
     failed = new_output("error", ename="AssertionError", evalue="expected 1", traceback=["AssertionError"])
     cell = _verify(_graded_cell([failed]), Verdict("visible", "expected 1"))
     assert determine_grade(cell) == (0, 2.0) and len(cell.outputs) == 1  # its own failure, not an accusation
+
+
+GRADER_ONLY_SOURCE = ("from softcap_course.checks import expect_kernel_compiles\n"
+                      f"{GRADER_ONLY} (compiling reads the kernel's source).\n"
+                      "expect_kernel_compiles(kernel, name='kernel', signature=['*fp32'], constexprs={}, dtypes=['float32'], "
+                      "dtype_argument=0)")
+
+
+def test_the_kernel_runs_no_part_of_a_grader_only_cell_and_the_hidden_part_of_no_cell(monkeypatch):
+    """Autograding gives the kernel a comment for a cell marked GRADER_ONLY, and the visible part of the others; the
+    verification gets every cell whole."""
+    from softcap_course.grading import verification
+
+    given = {}
+    monkeypatch.setattr(verification, "verify", lambda cells, **options: given.setdefault("cells", cells) and {})
+    compiles = new_code_cell(GRADER_ONLY_SOURCE)
+    compiles.metadata["nbgrader"] = {"grade": True, "grade_id": "test_compiles", "points": 1, "locked": True}
+    values = new_code_cell("check(1)\n### BEGIN HIDDEN TESTS\ncheck(2)\n### END HIDDEN TESTS\n")
+    values.metadata["nbgrader"] = {"grade": True, "grade_id": "test_values", "points": 1, "locked": True}
+    notebook = new_notebook(cells=[compiles, values])
+    _, resources = verification.StartVerification().preprocess(notebook, {})
+    resources["softcap_verification"][0].join()
+    assert "expect_kernel_compiles" not in compiles.source and compiles.source.lstrip().startswith("#")
+    assert compile(compiles.source, "<kernel>", "exec").co_code == compile("", "<empty>", "exec").co_code
+    assert values.source.strip() == "check(1)"
+    assert [c.source for c in given["cells"]] == [GRADER_ONLY_SOURCE, "check(1)\n### BEGIN HIDDEN TESTS\ncheck(2)\n"
+                                                                     "### END HIDDEN TESTS\n"]
+
+
+def test_a_grader_only_cell_shows_the_checks_own_failure_and_accuses_nobody(caplog):
+    refused = ("softcap_cross_entropy_kernel: refused by the GPU compiler for sm_90 (H100)\n"
+               "  hint: Triton's GPU compiler has no break")
+    cell = _graded_cell([])
+    cell.source = GRADER_ONLY_SOURCE
+    with caplog.at_level("INFO"):
+        failed = _verify(cell, Verdict("visible", f"AssertionError: {refused}", "AssertionError"))
+    assert determine_grade(failed) == (0, 2.0)
+    assert (failed.outputs[0]["ename"], failed.outputs[0]["evalue"]) == ("AssertionError", refused)
+    assert "tampering" not in caplog.text
+    cell = _graded_cell([])
+    cell.source = GRADER_ONLY_SOURCE
+    assert determine_grade(_verify(cell, Verdict())) == (2.0, 2.0)
+    cell = _graded_cell([])
+    cell.source = GRADER_ONLY_SOURCE
+    lost = _verify(cell, Verdict("visible", "your answer code did not run outside the notebook: it raised"))
+    assert determine_grade(lost) == (0, 2.0) and lost.outputs[0]["ename"] == "VerificationFailed"
 
 
 def test_a_crashed_verification_leaves_the_submission_ungraded():

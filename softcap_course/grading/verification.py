@@ -20,6 +20,9 @@ in-kernel result still gives students and nbgrader their feedback; the score tha
 4. A test cell that passed in the notebook but fails here gets the failure appended to its outputs, so nbgrader
    scores it 0, the feedback says why, and the log reports suspected tampering. A cell that failed in the notebook
    keeps its 0: the verified score is never higher than the in-kernel one.
+5. A test cell that only reads the submitted source (chapter 7 compiles the kernel for a GPU) is marked
+   ``GRADER_ONLY`` and runs here alone, from the start of the verification, beside the other cells: the kernel would
+   give the same answer, which would not count, for the same CPU time. Its failure is shown as the check raised it.
 
 Chapter 6's tests differentiate the loss: when a call's tensor arguments require gradients, the worker runs the
 student's forward and backward (``grad_loss = 1``) and the proxy returns a loss whose backward hands out those
@@ -36,6 +39,7 @@ tests launch the student's Triton kernel themselves: the grader's ``kernel[grid]
 those views, and what the kernel wrote lands in the test's buffers.
 """
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -580,6 +584,12 @@ def _memory_measured_in_the_worker(source):
 
 
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+# A test cell with this line runs only here when autograding, not in the kernel too: a check that reads the submitted
+# source instead of running the student's code (compiling a Triton kernel for a GPU) gives the same answer in both,
+# and the kernel's answer never counts. Its failure is shown as the check's own, not as suspected tampering. Such a
+# cell stands on its own (it imports what it uses) and calls none of the student's code: it runs in a thread of its
+# own, started with the verification, beside the cells that call the worker.
+GRADER_ONLY = "# Autograding runs this cell in the grader only"
 
 
 def split_hidden(source):
@@ -592,11 +602,17 @@ def split_hidden(source):
     return visible + after, hidden
 
 
-class Verdict:
-    """A test cell's verification: passed, or failed in its visible or its hidden part, with the message."""
+def grader_only(source):
+    """Whether a test cell runs only in the grader when autograding (it has the line ``GRADER_ONLY``)."""
+    return any(line.strip().startswith(GRADER_ONLY) for line in source.splitlines())
 
-    def __init__(self, part=None, message=""):
-        self.part, self.message = part, message
+
+class Verdict:
+    """A test cell's verification: passed, or failed in its visible or its hidden part, with the message (which starts
+    with ``error``, the exception's name, when the test raised one)."""
+
+    def __init__(self, part=None, message="", error=""):
+        self.part, self.message, self.error = part, message, error
 
     @property
     def passed(self):
@@ -650,9 +666,18 @@ def verify(cells, timeout=60.0, sandboxed=True):
         return {nbgrader_meta(c)["grade_id"]: Verdict("visible", f"your answer code did not run outside the notebook: "
                                                                  f"{error}") for c in tests}
     results = {}
+    # The cells that only read the submitted source start now, each in a thread beside the others: a GPU compile waits
+    # on its own process, while the other cells wait on the worker.
+    alone = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="softcap-grader-only")
+    early = {nbgrader_meta(c)["grade_id"]: alone.submit(_grader_only_verdict, nbgrader_meta(c)["grade_id"], c["source"],
+                                                         dict(namespace))
+             for c in tests if grader_only(c.get("source", ""))}
     try:
         for cell in tests:
             grade_id = nbgrader_meta(cell)["grade_id"]
+            if grade_id in early:
+                results[grade_id] = early[grade_id].result()
+                continue
             results[grade_id] = Verdict()
             for part, code in zip(("visible", "hidden"), split_hidden(cell["source"])):
                 try:
@@ -670,11 +695,28 @@ def verify(cells, timeout=60.0, sandboxed=True):
                 except GradingInfrastructureError:
                     raise
                 except Exception as error:  # noqa: BLE001 (a failing test: AssertionError, or the function's error)
-                    results[grade_id] = Verdict(part, f"{type(error).__name__}: {error}")
+                    results[grade_id] = Verdict(part, f"{type(error).__name__}: {error}", type(error).__name__)
                     break
     finally:
+        alone.shutdown(wait=True, cancel_futures=True)
         worker.close()
     return results
+
+
+def _grader_only_verdict(grade_id, source, namespace):
+    """The verdict of a ``GRADER_ONLY`` test cell, run in a thread of its own: it calls nothing in the worker (warnings
+    are not silenced here: their filters are global to the process, not to a thread)."""
+    for part, code in zip(("visible", "hidden"), split_hidden(source)):
+        try:
+            with np.errstate(all="ignore"):
+                exec(compile(code, f"<{grade_id}>", "exec"), namespace)
+        except GradingInfrastructureError:
+            raise
+        except WorkerFailed as error:
+            return Verdict(part, f"the function did not answer: {error}")
+        except Exception as error:  # noqa: BLE001 (a failing test: AssertionError, or the check's error)
+            return Verdict(part, f"{type(error).__name__}: {error}", type(error).__name__)
+    return Verdict()
 
 
 @contextlib.contextmanager
@@ -714,7 +756,8 @@ def _values_never_score(cell):
 class StartVerification(NbGraderPreprocessor):
     """Before nbgrader's Execute: start verifying the submission outside the kernel (a thread of this process and a
     sandboxed worker), and give the kernel the test cells' visible parts only: the hidden parts run here, where
-    student code cannot reach them, and run once."""
+    student code cannot reach them, and run once. A cell marked ``GRADER_ONLY`` runs here only: the kernel gets a
+    comment in its place."""
 
     call_timeout = Float(60.0, help="Seconds one call of a graded function may take in the worker.").tag(config=True)
 
@@ -743,7 +786,8 @@ class StartVerification(NbGraderPreprocessor):
         for cell in nb.cells:
             if cell.get("cell_type") == "code" and nbgrader_meta(cell).get("grade"):
                 sources[nbgrader_meta(cell)["grade_id"]] = cell.source
-                cell.source = split_hidden(cell.source)[0]
+                cell.source = (f"{GRADER_ONLY}, outside the notebook: its result is below."
+                               if grader_only(cell.source) else split_hidden(cell.source)[0])
         resources["softcap_verification"] = (thread, outcome, sources)
         return nb, resources
 
@@ -780,7 +824,10 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
                 continue
             if not _passed_in_kernel(cell):
                 continue  # an error or stderr already scores it 0 (its values never score)
-            if verdict.part == "hidden":
+            if grader_only(cell.source):  # the kernel ran none of it: the failure is the test's own, as it raised it
+                name = verdict.error or "VerificationFailed"
+                _fail(cell, name, verdict.message.removeprefix(f"{verdict.error}: ") if verdict.error else verdict.message)
+            elif verdict.part == "hidden":
                 _fail(cell, "HiddenTestFailed", f"a hidden test of this cell failed: {verdict.message}")
             else:
                 self.log.warning("suspected tampering: %s, %s: cell %s passed in the notebook but failed when re-run "
