@@ -47,6 +47,19 @@ def synthetic_class(course, root, assignment, students):
             for i in range(1, students + 1)}
 
 
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since it started (Linux's /proc/stat), or None elsewhere.
+
+    The machine's, not this process tree's: a sandboxed kernel's time reaches no parent's rusage, and the workers of a
+    round share the cores with every process of it."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -61,9 +74,10 @@ def _one_round(course, root, students, assignments, jobs, db_url, unprotected):
         submissions = synthetic_class(course, root, assignment, students)
         classroom.enrol(root, submissions)
         classroom.write_submissions(root, assignment, submissions)
-    started = time.monotonic()
+    started, busy = time.monotonic(), busy_cpu_seconds()
     state = grading_round(root, assignments, jobs=jobs)
     wall = time.monotonic() - started
+    busy = None if busy is None else busy_cpu_seconds() - busy
     rows = []
     for assignment in assignments:
         seconds = [s for (a, _), s in state.seconds.items() if a == assignment]
@@ -72,6 +86,7 @@ def _one_round(course, root, students, assignments, jobs, db_url, unprotected):
                      "autograde_s": sum(seconds)})
     graded = len(state.seconds)
     return {"jobs": jobs, "submissions": graded, "round_wall_s": wall, "per_minute": graded / wall * 60,
+            "busy_cpu_s": busy, "cores_busy": None if busy is None else busy / wall,
             "median_s_all": statistics.median(state.seconds.values()), "rows": rows,
             "ungraded": len(state.ungraded)}
 
@@ -96,7 +111,8 @@ def run(course=".", students=30, assignments=None, out=None, workdir=None, unpro
             result.update(database=database, speedup=result["per_minute"] / one["per_minute"] if one else None)
             runs.append(result)
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    result = {"machine": f"{len(os.sched_getaffinity(0))} CPUs, {memory_gib:.1f} GiB, {platform.platform()}, "
+    result = {"cpus": len(os.sched_getaffinity(0)),
+              "machine": f"{len(os.sched_getaffinity(0))} CPUs, {memory_gib:.1f} GiB, {platform.platform()}, "
                          f"Python {platform.python_version()}",
               "protection": "none (nbgrader as shipped)" if unprotected else "sandbox + verification outside the kernel",
               "students": students, "assignments": assignments, "runs": runs,
@@ -112,20 +128,35 @@ def run(course=".", students=30, assignments=None, out=None, workdir=None, unpro
     return result
 
 
+def speedup_bound(cpus, cores_busy):
+    """The most that any number of workers can speed a round up by on ``cpus`` cores, when one worker keeps
+    ``cores_busy`` of them busy: the same CPU work, done at most ``cpus`` cores at a time."""
+    return cpus / cores_busy
+
+
 def render(result):
     lines = [f"Grading a class of {result['students']} through {len(result['assignments'])} assignment(s) on "
              f"{result['machine']}", f"protection: {result['protection']}", "",
-             "| gradebook | workers | submissions | whole round s | submissions per minute | vs 1 worker |",
-             "|---|---|---|---|---|---|"]
+             "| gradebook | workers | submissions | whole round s | submissions per minute | vs 1 worker | cores busy |",
+             "|---|---|---|---|---|---|---|"]
     for run in result["runs"]:
         speedup = f"{run['speedup']:.2f} x" if run["speedup"] is not None else "-"
+        cores = f"{run['cores_busy']:.2f}" if run.get("cores_busy") is not None else "-"
         lines.append(f"| {run['database']} | {run['jobs']} | {run['submissions']} | {run['round_wall_s']:.1f} | "
-                     f"{run['per_minute']:.1f} | {speedup} |")
+                     f"{run['per_minute']:.1f} | {speedup} | {cores} |")
     speedups = [run["speedup"] for run in result["runs"] if run["jobs"] == 2 and run["speedup"] is not None]
     if speedups:
         lines += ["", f"target: 2 workers >= {result['target_speedup']:g} x one worker: "
                   f"{'met' if min(speedups) >= result['target_speedup'] else 'NOT met'} "
                   f"({', '.join(f'{s:.2f} x' for s in speedups)})"]
+    bounds = [(run["database"], run["cores_busy"], speedup_bound(result.get("cpus"), run["cores_busy"]))
+              for run in result["runs"] if run["jobs"] == 1 and run.get("cores_busy") and result.get("cpus")]
+    if bounds:
+        lines += ["", f"Cores busy: the whole machine's busy CPU seconds over the round's wall time. One worker already "
+                      f"keeps {' and '.join(f'{cores:.2f} ({database})' for database, cores, _ in bounds)} of the "
+                      f"{result['cpus']} cores busy (a submission's kernel and its verification run side by side), so "
+                      f"for the same work no number of workers can make a round more than "
+                      f"{' and '.join(f'{bound:.2f} x' for _, _, bound in bounds)} as fast on this machine."]
     lines.append("")
     lines.append("A round is check, autograde, feedback and export; a submission's seconds run from nbgrader's first line "
                  "about it to the next submission's (with several workers, each shares the cores with the others).")
