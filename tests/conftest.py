@@ -41,12 +41,12 @@ BOOK_FILES = ("tests/test_book.py", "tests/test_browser.py", "tests/test_publish
 # on 2 cores (set-up, calls and tear-downs; a graded class is its assignment's autograding). Only the order depends
 # on them: a group that is not listed counts 3 s per graded submission, or nothing.
 FIRST = ("tests/test_hostile_submissions.py", "tests/test_killed_grader.py")
-GROUP_SECONDS = {"book": 615, "graded-07-softcap-triton": 361, "tests/test_parallel_grading.py": 282,
-                 "graded-06-softcap-gpu": 228, "graded-08-vocab-parallel": 151, "graded-04-temperature": 135,
-                 "graded-05-softcap": 110, "tests/test_instructor_workflow.py": 80, "graded-02-logsumexp": 66,
-                 "graded-01-softmax": 64, "graded-03-cross-entropy": 60, "tests/test_grading_benchmark.py": 43,
-                 "tests/test_benchmark.py": 40, "tests/test_inert_output_in_a_browser.py": 24,
-                 "tests/test_grading_protection.py": 16, "tests/test_gpu_compile.py": 14, "tests/test_translations.py": 12}
+GROUP_SECONDS = {"book": 597, "graded-07-softcap-triton": 298, "graded-06-softcap-gpu": 229,
+                 "tests/test_parallel_grading.py": 211, "graded-08-vocab-parallel": 138, "graded-04-temperature": 135,
+                 "graded-05-softcap": 95, "tests/test_instructor_workflow.py": 65, "graded-02-logsumexp": 50,
+                 "graded-01-softmax": 46, "graded-03-cross-entropy": 44, "tests/test_grading_benchmark.py": 33,
+                 "tests/test_benchmark.py": 28, "tests/test_inert_output_in_a_browser.py": 20,
+                 "tests/test_grading_protection.py": 15, "tests/test_gpu_compile.py": 10, "tests/test_translations.py": 9}
 
 
 def group_of(nodeid):
