@@ -111,8 +111,8 @@ def run(course=".", students=30, assignments=None, out=None, workdir=None, unpro
             result.update(database=database, speedup=result["per_minute"] / one["per_minute"] if one else None)
             runs.append(result)
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    result = {"cpus": len(os.sched_getaffinity(0)),
-              "machine": f"{len(os.sched_getaffinity(0))} CPUs, {memory_gib:.1f} GiB, {platform.platform()}, "
+    cpus = len(os.sched_getaffinity(0))
+    result = {"cpus": cpus, "machine": f"{cpus} CPUs, {memory_gib:.1f} GiB, {platform.platform()}, "
                          f"Python {platform.python_version()}",
               "protection": "none (nbgrader as shipped)" if unprotected else "sandbox + verification outside the kernel",
               "students": students, "assignments": assignments, "runs": runs,

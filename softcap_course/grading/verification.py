@@ -669,54 +669,54 @@ def verify(cells, timeout=60.0, sandboxed=True):
     # The cells that only read the submitted source start now, each in a thread beside the others: a GPU compile waits
     # on its own process, while the other cells wait on the worker.
     alone = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="softcap-grader-only")
-    early = {nbgrader_meta(c)["grade_id"]: alone.submit(_grader_only_verdict, nbgrader_meta(c)["grade_id"], c["source"],
-                                                         dict(namespace))
-             for c in tests if grader_only(c.get("source", ""))}
+    early = {}
+    for cell in tests:
+        if grader_only(cell.get("source", "")):
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            # Warnings are not silenced in these threads: their filters belong to the process, not to a thread.
+            early[grade_id] = alone.submit(_cell_verdict, grade_id, cell["source"], dict(namespace),
+                                           lambda code: np.errstate(all="ignore"))
     try:
         for cell in tests:
             grade_id = nbgrader_meta(cell)["grade_id"]
             if grade_id in early:
-                results[grade_id] = early[grade_id].result()
+                results[grade_id], _ = early[grade_id].result()
                 continue
-            results[grade_id] = Verdict()
-            for part, code in zip(("visible", "hidden"), split_hidden(cell["source"])):
-                try:
-                    with _quiet(), _memory_measured_in_the_worker(code):
-                        exec(compile(code, f"<{grade_id}>", "exec"), namespace)
-                except WorkerFailed as error:
-                    results[grade_id] = Verdict(part, f"the function did not answer: {error}")
-                    worker.close()
-                    try:  # a fresh worker for the next cells
-                        worker = SubmissionWorker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
-                        _bind_answers(worker, namespace, written, sandboxed)
-                    except (WorkerFailed, Unverifiable):
-                        pass
-                    break
-                except GradingInfrastructureError:
-                    raise
-                except Exception as error:  # noqa: BLE001 (a failing test: AssertionError, or the function's error)
-                    results[grade_id] = Verdict(part, f"{type(error).__name__}: {error}", type(error).__name__)
-                    break
+            results[grade_id], stopped = _cell_verdict(grade_id, cell["source"], namespace, _guarded)
+            if stopped:
+                worker.close()
+                try:  # a fresh worker for the next cells
+                    worker = SubmissionWorker(source, timeout=timeout, sandboxed=sandboxed, trusted=trusted)
+                    _bind_answers(worker, namespace, written, sandboxed)
+                except (WorkerFailed, Unverifiable):
+                    pass
     finally:
         alone.shutdown(wait=True, cancel_futures=True)
         worker.close()
     return results
 
 
-def _grader_only_verdict(grade_id, source, namespace):
-    """The verdict of a ``GRADER_ONLY`` test cell, run in a thread of its own: it calls nothing in the worker (warnings
-    are not silenced here: their filters are global to the process, not to a thread)."""
+def _cell_verdict(grade_id, source, namespace, guard):
+    """Run a test cell, its visible part then its hidden part, each inside ``guard(code)``: (its Verdict, whether
+    the worker stopped answering)."""
     for part, code in zip(("visible", "hidden"), split_hidden(source)):
         try:
-            with np.errstate(all="ignore"):
+            with guard(code):
                 exec(compile(code, f"<{grade_id}>", "exec"), namespace)
+        except WorkerFailed as error:
+            return Verdict(part, f"the function did not answer: {error}"), True
         except GradingInfrastructureError:
             raise
-        except WorkerFailed as error:
-            return Verdict(part, f"the function did not answer: {error}")
-        except Exception as error:  # noqa: BLE001 (a failing test: AssertionError, or the check's error)
-            return Verdict(part, f"{type(error).__name__}: {error}", type(error).__name__)
-    return Verdict()
+        except Exception as error:  # noqa: BLE001 (a failing test: AssertionError, or the function's error)
+            return Verdict(part, f"{type(error).__name__}: {error}", type(error).__name__), False
+    return Verdict(), False
+
+
+@contextlib.contextmanager
+def _guarded(code):
+    """Around a test cell's part in the verification's own thread: warnings silenced, memory measured in the worker."""
+    with _quiet(), _memory_measured_in_the_worker(code):
+        yield
 
 
 @contextlib.contextmanager
