@@ -59,9 +59,29 @@ def run(command, cwd, timeout=1800):
     return result
 
 
-def make_course(root, assignment_ids):
-    """A scratch course in ``root``: the config, the source notebooks, and a release made by nbgrader."""
-    return classroom.make_course(REPO, root, assignment_ids)
+# Assignment ids -> the files (relative path -> bytes) of a course that nbgrader made for them in this process, with a
+# SQLite gradebook: every later course of the same assignments is a copy of it.
+_MADE = {}
+
+
+def make_course(root, assignment_ids, db_url=None):
+    """A scratch course in ``root``: the config, the source notebooks, a release and a gradebook made by nbgrader.
+
+    nbgrader makes the first course of each set of assignments in this process (``generate_assignment``: about 3 s
+    an assignment, and a new gradebook); a later one with a SQLite gradebook gets a copy of the same files, the
+    gradebook's rows included. A course with another gradebook (``db_url``) is always made by nbgrader."""
+    key, root = tuple(assignment_ids), Path(root)
+    if db_url is not None or key not in _MADE:
+        classroom.make_course(REPO, root, assignment_ids, db_url=db_url)
+        if db_url is None:
+            _MADE[key] = {path.relative_to(root): path.read_bytes() for path in sorted(root.rglob("*"))
+                          if path.is_file() and path.name != "nbgrader_config.py"}
+        return root
+    classroom.write_config(REPO, root)
+    for relative, data in _MADE[key].items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(data)
+    return root
 
 
 def autograde(root, assignment, submissions):

@@ -40,7 +40,7 @@ BOUND = 120
 
 
 def _course(root):
-    classroom.make_course(grading.REPO, root, [ASSIGNMENT])
+    grading.make_course(root, [ASSIGNMENT])
     classroom.enrol(root, STUDENTS)
     reference = grading.solution_sources(ASSIGNMENT)
     submissions = {s: grading.submission(ASSIGNMENT, reference) for s in STUDENTS}

@@ -41,7 +41,7 @@ def class_of(assignment):
 
 
 def new_course(root, db_url=None):
-    classroom.make_course(grading.REPO, root, ASSIGNMENTS, db_url=db_url)
+    grading.make_course(root, ASSIGNMENTS, db_url=db_url)
     classroom.enrol(root, ON_ROSTER)
     for assignment in ASSIGNMENTS:
         classroom.write_submissions(root, assignment, class_of(assignment))

@@ -86,18 +86,25 @@ def run_nbgrader(root, *arguments, timeout=1800):
     return result
 
 
-def make_course(source_root, root, assignments, db_url=None):
-    """A scratch course in ``root``: the course's nbgrader config and source notebooks, released by nbgrader.
-
-    Its gradebook is ``db_url`` (e.g. a throw-away PostgreSQL server's), else SQLite in ``root``, written into its
-    config: never the database NBGRADER_DB_URL names, even where that is set.
-    """
+def write_config(source_root, root, db_url=None):
+    """``root`` (made if missing) with the course's ``nbgrader_config.py``, its gradebook set to ``db_url``, else SQLite
+    in ``root``."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     config = (Path(source_root) / "nbgrader_config.py").read_text()
     db_url = db_url or f"sqlite:///{root.resolve() / 'gradebook.db'}"
     config += f"\nc.CourseDirectory.db_url = {db_url!r}\n"
     (root / "nbgrader_config.py").write_text(config)
+    return root
+
+
+def make_course(source_root, root, assignments, db_url=None):
+    """A scratch course in ``root``: the course's nbgrader config and source notebooks, released by nbgrader.
+
+    Its gradebook is ``db_url`` (e.g. a throw-away PostgreSQL server's), else SQLite in ``root``, written into its
+    config: never the database NBGRADER_DB_URL names, even where that is set.
+    """
+    root = write_config(source_root, root, db_url)
     for assignment in assignments:
         shutil.copytree(Path(source_root) / "solutions" / assignment, root / "solutions" / assignment)
         run_nbgrader(root, "generate_assignment", assignment, "--force")
