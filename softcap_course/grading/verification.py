@@ -618,6 +618,11 @@ class Verdict:
     def passed(self):
         return self.part is None
 
+    @property
+    def detail(self):
+        """The message without the exception's name in front (what the exception said)."""
+        return self.message.removeprefix(f"{self.error}: ") if self.error else self.message
+
     def __repr__(self):
         return "passed" if self.passed else f"failed ({self.part}): {self.message[:200]}"
 
@@ -825,8 +830,7 @@ class VerifyOutsideKernel(NbGraderPreprocessor):
             if not _passed_in_kernel(cell):
                 continue  # an error or stderr already scores it 0 (its values never score)
             if grader_only(cell.source):  # the kernel ran none of it: the failure is the test's own, as it raised it
-                name = verdict.error or "VerificationFailed"
-                _fail(cell, name, verdict.message.removeprefix(f"{verdict.error}: ") if verdict.error else verdict.message)
+                _fail(cell, verdict.error or "VerificationFailed", verdict.detail)
             elif verdict.part == "hidden":
                 _fail(cell, "HiddenTestFailed", f"a hidden test of this cell failed: {verdict.message}")
             else:
