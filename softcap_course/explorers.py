@@ -235,6 +235,8 @@ def _png(fig, dpi):
     """The figure as a PNG with a 128-colour palette: about a third of the size of a full-colour one, same look."""
     from PIL import Image
 
+    # The layout is done (tight_layout); with no layout engine left on the figure, savefig draws it once, not twice.
+    fig.set_layout_engine(None)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").quantize(colors=128)
