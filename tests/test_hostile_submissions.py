@@ -183,6 +183,30 @@ for name in os.listdir("/proc"):
 print("MARKER", seen)
 '''.replace("MARKER", CLASSMATES_MARKER) + CORRECT_NAIVE
 
+# Kernels are forked one after another from the same warm sandbox: leave something there for the next submission's
+# kernel. An IPython start-up file would print the marker after every cell of every later kernel that ran it, and a
+# file named after the marker would show in the listing of `looks_for_traces` (graded after it by the same worker).
+TRAP_MARKER = "softcap-hostile-trap-5c21"
+A_TRAP_FOR_THE_NEXT = '''
+import os, pathlib, subprocess, sys
+startup = pathlib.Path(os.environ.get("IPYTHONDIR", pathlib.Path.home() / ".ipython")) / "profile_default" / "startup"
+startup.mkdir(parents=True, exist_ok=True)
+(startup / "00-trap.py").write_text("get_ipython().events.register('post_run_cell', lambda *a: print('MARKER'))")
+for folder in ("/tmp", "/dev/shm", "..", "../.."):
+    try:
+        pathlib.Path(folder, "MARKER").write_text("left for the next kernel")
+    except OSError:
+        pass
+'''.replace("MARKER", TRAP_MARKER) + CORRECT_NAIVE
+TRACES_MARKER = "what-a-kernel-finds-around-it"
+LOOKS_FOR_TRACES = '''
+import os
+found = {folder: sorted(os.listdir(folder)) for folder in ("/tmp", "/dev/shm", "..", "../..")}
+print("MARKER", found, open("/proc/sysvipc/shm").read().splitlines()[1:])
+'''.replace("MARKER", TRACES_MARKER) + CORRECT_NAIVE
+# The kernel's parent is the warm sandbox's zygote: killing it ends this kernel's own sandbox, nobody else's.
+KILLS_ITS_ZYGOTE = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + CORRECT_NAIVE
+
 CATALOG = [
     Hostile("honest", "the reference solutions, untouched", FULL),
     Hostile("writes_past_its_limits", "writes 400 MiB into its /dev/shm, /tmp and own folder before defining "
@@ -192,6 +216,12 @@ CATALOG = [
             "output and Markdown with both", FULL, "", {"naive_softmax": DISPLAYS_A_SCRIPT}),
     Hostile("looks_for_a_classmate", "correct, and first looks for other processes (two submissions are graded at "
             "once) to kill, trace and read them", FULL, "", {"naive_softmax": LOOKS_FOR_A_CLASSMATE}),
+    Hostile("a_trap_for_the_next", "correct, and leaves an IPython start-up file and files in /tmp, /dev/shm and its "
+            "folder's parents for the kernels forked after it", FULL, "", {"naive_softmax": A_TRAP_FOR_THE_NEXT}),
+    Hostile("looks_for_traces", "correct, and first lists /tmp, /dev/shm, its folder's parents and the shared memory "
+            "segments it can see", FULL, "", {"naive_softmax": LOOKS_FOR_TRACES}),
+    Hostile("kills_its_zygote", "kills its kernel's parent (the warm sandbox it was forked from) in a solution cell",
+            0.0, r"kernel died", {"naive_softmax": KILLS_ITS_ZYGOTE}),
     Hostile("replaced_checks", "replaces softcap_course.checks in sys.modules by do-nothing checks; naive_softmax "
             "returns zeros", FULL - NAIVE_POINTS,
             r"suspected tampering: test_naive_softmax_values passed in the notebook but failed",
@@ -453,6 +483,22 @@ def test_a_submission_sees_no_classmate(graded_round):
     notebook = grading.read_notebook(root / "autograded" / "looks_for_a_classmate" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert f"{CLASSMATES_MARKER} []" in printed, printed[:2000]
+
+
+def test_nothing_a_submission_leaves_reaches_a_later_kernel(graded_round):
+    root, _, report, _, _ = graded_round
+    printed = {}
+    for hostile in CATALOG:
+        path = root / "autograded" / hostile.name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        if path.exists():
+            printed[hostile.name] = "".join(output.get("text", "") for cell in grading.read_notebook(path).cells
+                                            for output in cell.get("outputs", []))
+    # The trap is first in its worker's share (round-robin over sorted names), so every later submission of that
+    # worker was forked from the sandbox it ran in.
+    assert sorted(printed)[0] == "a_trap_for_the_next" and len(printed) > 10, sorted(printed)
+    reached = sorted(name for name, text in printed.items() if name != "a_trap_for_the_next" and TRAP_MARKER in text)
+    assert not reached, f"the trap reached later kernels: {reached}"
+    assert TRACES_MARKER in printed["looks_for_traces"], printed["looks_for_traces"][:2000]
 
 
 def test_student_output_is_inert_in_the_autograded_notebook_and_the_feedback(graded_round):

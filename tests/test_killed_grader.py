@@ -1,7 +1,7 @@
 """A grading process killed at any moment: the round finishes, says what it lost, exits 1, and leaves no process.
 
-``make grade`` runs nbgrader commands; each starts a sandboxed kernel per submission (through the course's kernel
-launcher), a sandboxed verification worker beside it, and for chapter 6 a memory-measuring process. Whatever kills
+``make grade`` runs nbgrader commands; each forks a kernel per submission from its sandboxed kernel zygote, runs a
+sandboxed verification worker beside it, and for chapter 6 a memory-measuring process. Whatever kills
 the nbgrader command (SIGKILL here, as the OOM killer would), everything it started must die with it, and the round
 must not wait on a pipe that an orphan keeps open. Each case kills the command at another moment: before a kernel
 starts, while a kernel runs a cell, during the verification, during the feedback.
@@ -78,10 +78,11 @@ def _wait_for(condition, timeout=90):
 
 
 def _kernel_of(round_pid):
-    """The kernel launcher running the slow student's notebook (it is in the middle of its 6 s cell)."""
+    """The grading process whose kernel runs the slow student's notebook (it is in the middle of its 6 s cell): a
+    process forked by the kernel zygote, working in the slow student's folder."""
     for process in _nbgrader(round_pid, "autograde"):
         for child in _descendants(process.pid):
-            if "ipykernel_launcher" in _command(child):
+            if "softcap_course.grading.kernel_zygote" in _command(child):
                 try:
                     if "/slow/" in child.cwd():
                         return process

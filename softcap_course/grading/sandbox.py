@@ -7,7 +7,7 @@ starts dies with it), its own user namespace with no capabilities and no way to 
 environment (no ``NBGRADER_DB_URL`` or other secrets).
 
 What it may write is bounded: ``/tmp`` and ``/dev/shm`` are tmpfs of ``SCRATCH_BYTES`` each, a kernel's working folder
-is a tmpfs of the same size holding read-only copies of the submission's files (nothing reaches the real disk), every
+is a tmpfs of the same size holding copies of the submission's files (nothing reaches the real disk), every
 other path is read-only (``/`` and ``/dev`` included), and no file may grow past ``FILE_BYTES`` (``RLIMIT_FSIZE``). ``/proc``
 is read-only too, so no process can reset the peak of its own resident memory (``/proc/self/clear_refs``) that the
 memory test reads from the operating system. The memory cap of ``nbgrader_config.py`` and nbgrader's time and output
@@ -18,14 +18,13 @@ with nbgrader; grading kernels use Jupyter's ``ipc`` transport (Unix sockets). T
 folder of its own sandbox (a small tmpfs), and nbgrader reaches each one through a link in its sockets folder to
 ``/proc/<sandbox>/root/...``: the kernel can write nothing into a folder outside the sandbox.
 
-``python -m softcap_course.grading.sandbox kernel -f CONNECTION_FILE`` is the kernel command of the ``softcap-sandbox``
-kernel spec that ``nbgrader_config.py`` installs and selects while autograding: it stays beside the sandbox as its
-parent and dies with nbgrader (``GRADER_PID``), so no kernel outlives its grader. ``python -m
+The ``softcap-sandbox`` kernel spec that ``nbgrader_config.py`` installs and selects while autograding names the kernel
+provisioner of ``softcap_course.grading.kernel_zygote``: each grading process forks its kernels from one warm sandbox,
+which dies with it (bubblewrap's ``--die-with-parent``), so no kernel outlives its grader. ``python -m
 softcap_course.grading.sandbox check`` says whether the sandbox can start on this machine, importing in it exactly
 what grading imports.
 """
 
-import ctypes
 import functools
 import glob
 import json
@@ -33,7 +32,6 @@ import os
 import resource
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,6 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1]  # the whole softcap_course package
 KERNEL_NAME = "softcap-sandbox"
 ALLOW_UNSANDBOXED = "NBGRADER_ALLOW_UNSANDBOXED"
-GRADER_PID = "SOFTCAP_GRADER_PID"  # set by nbgrader_config.py: the kernel launcher dies with this process
 # What a sandboxed process keeps of the grader's environment: locale, thread and BLAS settings (some machines need
 # OPENBLAS_CORETYPE for right answers), nbgrader's marker, device selection. Nothing else gets in.
 PASSED_ENVIRONMENT = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
@@ -68,14 +65,15 @@ def _python_roots():
     return sorted(r for r in roots if not any(o != r and o in r.parents for o in roots))
 
 
-def command(argv, *, writable=(), readable=(), scratch=None, private=(), cwd=None, info_fd=None, environment=None,
-            scratch_bytes=None):
+def command(argv, *, writable=(), readable=(), scratch=None, private=(), workspace=None, cwd=None, info_fd=None,
+            environment=None, scratch_bytes=None):
     """The bubblewrap command line that runs ``argv`` in the sandbox.
 
     ``writable``: folders bound read-write (only for tests of the sandbox itself); ``readable``: paths bound read-only;
     ``scratch``: a folder shown as a size-limited tmpfs holding read-only copies of its entries (a kernel's working
     folder: it may write there, nothing reaches the disk); ``private``: folders that exist only inside, as small
-    tmpfs (a kernel's sockets); ``info_fd``: bubblewrap writes ``{"child-pid": ...}`` there once the sandbox runs;
+    tmpfs (a kernel's sockets); ``workspace``: a folder shown as an empty size-limited tmpfs (the kernel zygote's
+    working folders, where each kernel gets a copy of its submission's files); ``info_fd``: bubblewrap writes ``{"child-pid": ...}`` there once the sandbox runs;
     ``environment``: variables set inside, after those passed from here; ``scratch_bytes``: the size of ``/tmp``,
     ``/dev/shm`` and ``scratch`` (``SCRATCH_BYTES`` by default).
     """
@@ -108,6 +106,8 @@ def command(argv, *, writable=(), readable=(), scratch=None, private=(), cwd=Non
             args += ["--ro-bind", str(entry), str(entry)]
     for path in private:
         args += ["--size", str(SOCKETS_BYTES), "--tmpfs", str(path)]
+    if workspace is not None:
+        args += ["--size", size, "--tmpfs", str(workspace)]
     for path in writable:
         args += ["--bind", str(path), str(path)]
     # Everything else read-only: /proc (no resetting the peak memory the grader reads), /dev, and the root itself.
@@ -131,16 +131,6 @@ def limit_files():
     dumps. (Python ignores SIGXFSZ: a write past the limit raises ``OSError: File too large``.)"""
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def die_with_parent(expected_parent=None):
-    """SIGKILL this process when its parent dies; exit at once if that already happened (``expected_parent`` is the
-    pid the parent had, when known): the gap between a parent's death and this call leaves no orphan."""
-    PR_SET_PDEATHSIG = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if expected_parent is not None and os.getppid() != expected_parent:
-        os._exit(1)
 
 
 def children():
@@ -196,11 +186,17 @@ def condensed(error_output, keep=4):
 
 
 def kernel_spec_dir(folder):
-    """``folder`` with the ``softcap-sandbox`` kernel spec in it (for JUPYTER_PATH), written for this Python."""
-    spec = {"argv": [sys.executable, "-m", "softcap_course.grading.sandbox", "kernel", "-f", "{connection_file}"],
+    """``folder`` with the ``softcap-sandbox`` kernel spec in it (for JUPYTER_PATH): its kernels are forked by this
+    grading process's kernel zygote (``softcap_course.grading.kernel_zygote``, through its kernel provisioner)."""
+    from softcap_course.grading import kernel_zygote
+
+    # The command is never run: the provisioner forks the kernel. Run by anything else, it refuses.
+    spec = {"argv": [sys.executable, "-m", "softcap_course.grading.kernel_zygote", "unprovisioned", "-f",
+                     "{connection_file}"],
             "display_name": "Python 3 (sandboxed for grading)", "language": "python",
-            # An interrupt travels as a message: a signal to bubblewrap would not reach the kernel inside.
-            "interrupt_mode": "message"}
+            # An interrupt travels as a message: a signal would have to pass through the zygote.
+            "interrupt_mode": "message",
+            "metadata": {"kernel_provisioner": {"provisioner_name": kernel_zygote.PROVISIONER}}}
     path = Path(folder) / "kernels" / KERNEL_NAME / "kernel.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec, indent=1))
@@ -230,57 +226,14 @@ def _link(path, target):
     os.replace(temporary, path)
 
 
-def _kernel(arguments):
-    """The kernel spec's command: start the sandboxed kernel, link its sockets for nbgrader, stay as its parent."""
-    grader = os.environ.get(GRADER_PID)
-    die_with_parent(int(grader) if grader else None)
-    connection_file = Path(arguments[arguments.index("-f") + 1]).resolve()
-    info = json.loads(connection_file.read_text())
-    if info.get("transport") != "ipc":
-        sys.exit(f"softcap-sandbox: the kernel must use the ipc transport (got {info.get('transport')!r}): "
-                 "nbgrader_config.py sets KernelManager.transport")
-    ip = Path(info["ip"]).resolve()
-    cwd = Path.cwd()
-    argv = [sys.executable, "-m", "ipykernel_launcher", *arguments]
-    info_read, info_write = os.pipe()
-    sandbox = subprocess.Popen(command(argv, scratch=cwd, private=[ip.parent], readable=[connection_file], cwd=cwd,
-                                       info_fd=info_write),
-                               pass_fds=[info_write], preexec_fn=limit_files)
-    os.close(info_write)
-    links = []
-    try:
-        child = _read_child_pid(info_read)
-        for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
-            path = f"{ip}-{info[name]}"
-            _link(path, f"/proc/{child}/root{path}")
-            links.append(path)
-    except Exception:  # noqa: BLE001 (no sandbox to reach: stop it, say why)
-        sandbox.kill()
-        raise
-    finally:
-        os.close(info_read)
-
-    def stop(signum, frame):
-        sandbox.kill()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts travel as messages
-    code = sandbox.wait()
-    for path in links:
-        Path(path).unlink(missing_ok=True)
-    sys.exit(code if code >= 0 else 128 - code)
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["kernel"]:
-        _kernel(argv[1:])
-    elif argv[:1] == ["check"]:
+    if argv[:1] == ["check"]:
         reason = problem()
         print("the grading sandbox works" if reason is None else f"the grading sandbox cannot start: {reason}")
         sys.exit(0 if reason is None else 1)
     else:
-        sys.exit("usage: python -m softcap_course.grading.sandbox kernel -f CONNECTION_FILE | check")
+        sys.exit("usage: python -m softcap_course.grading.sandbox check")
 
 
 if __name__ == "__main__":

@@ -775,6 +775,12 @@ class StartVerification(NbGraderPreprocessor):
             raise RuntimeError(f"verification refused: the sandbox cannot start ({sandbox.problem()})")
         cells = copy.deepcopy(nb.cells)
         outcome = {"started": time.monotonic()}
+        if sandboxed:  # the kernels' zygote runs the notebook's own import cells before it forks any
+            from softcap_course.grading import kernel_zygote
+
+            source, trusted = answer_code(cells)
+            info = resources.get("nbgrader", {})
+            kernel_zygote.expect_trusted_cells(source[:trusted], info.get("student", "?"), info.get("notebook", "?"))
 
         def run():
             try:
