@@ -121,22 +121,8 @@ def _serve(start, protocol, requests):
                 os.close(watch)
                 watch = None
             measure._reap_all()
-            measure._clean_scratch()
-            _empty(start["workspace"])
-            _empty(start["sockets"])
+            measure._clean_scratch(also=(start["workspace"], start["sockets"]))
             _say(protocol, {"ended": True})
-
-
-def _empty(folder):
-    for entry in os.listdir(folder) if os.path.isdir(folder) else []:
-        path = os.path.join(folder, entry)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
 
 
 def _kernel(start):

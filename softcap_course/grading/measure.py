@@ -211,10 +211,10 @@ def _measure(namespace, request, parts, timeout, frames=()):
 PRELOADED = ("torch.func", "torch.utils.checkpoint", "torch._dynamo")
 
 
-def _clean_scratch():
-    """Remove what a child left in the zygote's /tmp and /dev/shm, and every System V shared memory segment, message
-    queue and semaphore set of its sandbox (they would outlive the child): the next child may be another student's.
-    (Outside a sandbox they are the machine's: nothing is removed.)"""
+def _clean_scratch(also=()):
+    """Remove what a child left in the zygote's /tmp and /dev/shm (and the folders ``also``), and every System V shared
+    memory segment, message queue and semaphore set of its sandbox (they would outlive the child): the next child may
+    be another student's. (Outside a sandbox they are the machine's: nothing is removed.)"""
     import shutil
 
     if not _IN_ITS_OWN_SANDBOX:
@@ -231,7 +231,7 @@ def _clean_scratch():
                 libc.semctl(identifier, 0, 0)
             else:
                 getattr(libc, f"{kind}ctl")(identifier, 0, None)
-    for folder in ("/tmp", "/dev/shm"):
+    for folder in ("/tmp", "/dev/shm", *also):
         for entry in os.listdir(folder) if os.path.isdir(folder) else []:
             path = os.path.join(folder, entry)
             if os.path.isdir(path) and not os.path.islink(path):
