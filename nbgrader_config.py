@@ -66,9 +66,9 @@ if "autograde" in sys.argv[1:2]:
 
 # Every kernel that autograding starts runs in a bubblewrap sandbox (softcap_course/grading/sandbox.py): it sees its own
 # submission and a read-only Python, nothing else, no network, and nothing it starts outlives it. Each is forked from
-# this process's warm sandbox, which imported what the notebook imports once (softcap_course/grading/kernel_zygote.py).
-# Kernels then talk to nbgrader over Unix sockets (the ipc transport). Where the sandbox cannot start, grading stops, unless the
-# instructor sets NBGRADER_ALLOW_UNSANDBOXED=1 (student code then runs with the grader's rights).
+# this process's warm sandbox, which ran the notebook's import cells once (softcap_course/grading/kernel_zygote.py).
+# Kernels then talk to nbgrader over Unix sockets (the ipc transport). Where the sandbox cannot start, grading stops,
+# unless the instructor sets NBGRADER_ALLOW_UNSANDBOXED=1 (student code then runs with the grader's rights).
 if "autograde" in sys.argv[1:2]:
     from softcap_course.grading import sandbox
 

@@ -493,12 +493,27 @@ def test_nothing_a_submission_leaves_reaches_a_later_kernel(graded_round):
         if path.exists():
             printed[hostile.name] = "".join(output.get("text", "") for cell in grading.read_notebook(path).cells
                                             for output in cell.get("outputs", []))
-    # The trap is first in its worker's share (round-robin over sorted names), so every later submission of that
-    # worker was forked from the sandbox it ran in.
-    assert sorted(printed)[0] == "a_trap_for_the_next" and len(printed) > 10, sorted(printed)
+    # The trap is graded first by its worker (round-robin over sorted names): every later kernel of that worker was
+    # forked from the sandbox it ran in, looks_for_traces among them.
+    later = _graded_after(report, "a_trap_for_the_next")
+    assert "looks_for_traces" in later and len(later) > 5, later
     reached = sorted(name for name, text in printed.items() if name != "a_trap_for_the_next" and TRAP_MARKER in text)
     assert not reached, f"the trap reached later kernels: {reached}"
     assert TRACES_MARKER in printed["looks_for_traces"], printed["looks_for_traces"][:2000]
+
+
+def test_a_kernel_that_kills_its_zygote_ends_no_one_elses_grading(graded_round):
+    # Its worker grades others after it, from a new zygote; their scores are checked with the catalog's.
+    _, _, report, _, _ = graded_round
+    assert _graded_after(report, "kills_its_zygote"), report[-3000:]
+
+
+def _graded_after(report, student):
+    """The students that the worker which graded ``student`` graded after it (from the round's progress lines)."""
+    progress = re.findall(r"autograding (\S+) \(worker (\d+)\)", report)
+    worker = dict(progress)[student]
+    names = [name for name, by in progress if by == worker]
+    return names[names.index(student) + 1:]
 
 
 def test_student_output_is_inert_in_the_autograded_notebook_and_the_feedback(graded_round):

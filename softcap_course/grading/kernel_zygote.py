@@ -50,7 +50,7 @@ def _say(protocol, message):
 
 
 def main():
-    """The zygote, inside its sandbox: imports, then a kernel forked per ``launch``, everything of it gone at ``end``."""
+    """The zygote, in its sandbox: the imports, then a kernel forked per ``launch``, all of it gone at ``end``."""
     from softcap_course.grading import measure, worker
 
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
@@ -203,9 +203,9 @@ class KernelZygote:
                 hello = self.worker.read(60.0)
             except (WorkerFailed, RuntimeError) as error:
                 self.worker.close()
+                output = sandbox.condensed(self.worker.process.stderr.read())
                 raise GradingInfrastructureError(f"a grading process could not start (the kernels' sandbox: {error}); "
-                                                 f"its error output: {sandbox.condensed(self.worker.process.stderr.read())}"
-                                                 ) from None
+                                                 f"its error output: {output}") from None
             if hello.get("package") != str(sandbox.PACKAGE):
                 raise GradingInfrastructureError(f"the kernels' sandbox imported the helper package from "
                                                  f"{hello.get('package')}, the grader from {sandbox.PACKAGE}")
@@ -299,7 +299,8 @@ _zygote = None
 
 
 def zygote_for(cwd):
-    """This process's zygote, started on first use (or when the trusted cells or working folders changed, or it died)."""
+    """This process's zygote, started on first use (again when the trusted cells or working folders changed, or it
+    died)."""
     global _zygote
     from softcap_course.grading import measure
 

@@ -73,8 +73,8 @@ def command(argv, *, writable=(), readable=(), scratch=None, private=(), workspa
     ``scratch``: a folder shown as a size-limited tmpfs holding read-only copies of its entries (a kernel's working
     folder: it may write there, nothing reaches the disk); ``private``: folders that exist only inside, as small
     tmpfs (a kernel's sockets); ``workspace``: a folder shown as an empty size-limited tmpfs (the kernel zygote's
-    working folders, where each kernel gets a copy of its submission's files); ``info_fd``: bubblewrap writes ``{"child-pid": ...}`` there once the sandbox runs;
-    ``environment``: variables set inside, after those passed from here; ``scratch_bytes``: the size of ``/tmp``,
+    working folders, where each kernel gets a copy of its submission's files); ``info_fd``: bubblewrap writes
+    ``{"child-pid": ...}`` there once the sandbox runs; ``environment``: variables set inside, after those passed from here; ``scratch_bytes``: the size of ``/tmp``,
     ``/dev/shm`` and ``scratch`` (``SCRATCH_BYTES`` by default).
     """
     size = str(SCRATCH_BYTES if scratch_bytes is None else scratch_bytes)
