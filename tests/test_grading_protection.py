@@ -272,6 +272,20 @@ def test_the_check_reports_a_sandbox_that_cannot_run_python(monkeypatch):
     assert reason and "cannot run what grading runs" in reason and "encodings" in reason, reason
 
 
+def test_the_check_reports_an_environment_without_the_kernels_provisioner(monkeypatch):
+    """Without the entry point that the kernel spec names, jupyter_client could not start a grading kernel: autograde
+    refuses at its start (and says how to fix it) instead of scoring every kernel that never started 0."""
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [])
+    sandbox.problem.cache_clear()
+    try:
+        reason = sandbox.problem()
+    finally:
+        sandbox.problem.cache_clear()
+    assert reason and "provisioner (softcap-zygote) is not installed" in reason and "make" in reason, reason
+
+
 # ------------------------------------------------------------------------------ the memory measurement's lock
 
 FORKS = """

@@ -153,6 +153,15 @@ def problem():
     (no bwrap, no user namespaces, a package that the sandbox does not show, ...)."""
     if shutil.which("bwrap") is None:
         return "bubblewrap (`bwrap`) is not installed: `apt-get install bubblewrap`"
+    from importlib.metadata import entry_points
+
+    from softcap_course.grading import kernel_zygote
+
+    wanted = f"{kernel_zygote.__name__}:{kernel_zygote.ZygoteProvisioner.__name__}"
+    if not any(e.name == kernel_zygote.PROVISIONER and e.value == wanted
+               for e in entry_points(group="jupyter_client.kernel_provisioners")):
+        return (f"the grading kernels' provisioner ({kernel_zygote.PROVISIONER}) is not installed in this environment: "
+                "run `make` again (it installs the course's package, `pip install -e .`)")
     check = (f"import {', '.join(GRADING_IMPORTS)}, softcap_course, pathlib; "
              "print(pathlib.Path(softcap_course.__file__).resolve().parent)")
     try:
