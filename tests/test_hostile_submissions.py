@@ -184,8 +184,9 @@ print("MARKER", seen)
 '''.replace("MARKER", CLASSMATES_MARKER) + CORRECT_NAIVE
 
 # Kernels are forked one after another from the same warm sandbox: leave something there for the next submission's
-# kernel. An IPython start-up file would print the marker after every cell of every later kernel that ran it, and a
-# file named after the marker would show in the listing of `looks_for_traces` (graded after it by the same worker).
+# kernel. An IPython start-up file would print the marker after every cell of every later kernel that ran it, a file
+# named after the marker would show in the listing of `looks_for_traces` (graded after it by the same worker), and so
+# would its code in that kernel's memory, had the sandbox they were forked from ever held it.
 TRAP_MARKER = "softcap-hostile-trap-5c21"
 A_TRAP_FOR_THE_NEXT = '''
 import os, pathlib, subprocess, sys
@@ -197,12 +198,25 @@ for folder in ("/tmp", "/dev/shm", "..", "../.."):
         pathlib.Path(folder, "MARKER").write_text("left for the next kernel")
     except OSError:
         pass
-'''.replace("MARKER", TRAP_MARKER) + CORRECT_NAIVE
+ballast = "QQQQ"  # a run that only this submission's code holds: a later kernel that finds it in its memory read it
+'''.replace("MARKER", TRAP_MARKER).replace("QQQQ", "q" * 300) + CORRECT_NAIVE
 TRACES_MARKER = "what-a-kernel-finds-around-it"
 LOOKS_FOR_TRACES = '''
-import os
+import os, re
 found = {folder: sorted(os.listdir(folder)) for folder in ("/tmp", "/dev/shm", "..", "../..")}
 print("MARKER", found, open("/proc/sysvipc/shm").read().splitlines()[1:])
+# Its own memory, copied from the sandbox it was forked from: does it hold the trap's code?
+run, copies = re.compile(b"q{300}"), 0
+with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as memory:
+    for mapping in maps:
+        start, end = (int(bound, 16) for bound in mapping.split()[0].split("-"))
+        if mapping.split()[1].startswith("rw") and end - start < 2**28:
+            try:
+                memory.seek(start)
+                copies += len(run.findall(memory.read(end - start)))
+            except OSError:
+                pass
+print("MARKER-memory", copies)
 '''.replace("MARKER", TRACES_MARKER) + CORRECT_NAIVE
 # The kernel's parent is the warm sandbox's zygote: killing it ends this kernel's own sandbox, nobody else's.
 KILLS_ITS_ZYGOTE = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + CORRECT_NAIVE
@@ -219,7 +233,8 @@ CATALOG = [
     Hostile("a_trap_for_the_next", "correct, and leaves an IPython start-up file and files in /tmp, /dev/shm and its "
             "folder's parents for the kernels forked after it", FULL, "", {"naive_softmax": A_TRAP_FOR_THE_NEXT}),
     Hostile("looks_for_traces", "correct, and first lists /tmp, /dev/shm, its folder's parents and the shared memory "
-            "segments it can see", FULL, "", {"naive_softmax": LOOKS_FOR_TRACES}),
+            "segments it can see, and searches its own memory for the trap's code", FULL, "",
+            {"naive_softmax": LOOKS_FOR_TRACES}),
     Hostile("kills_its_zygote", "kills its kernel's parent (the warm sandbox it was forked from) in a solution cell",
             0.0, r"kernel died", {"naive_softmax": KILLS_ITS_ZYGOTE}),
     Hostile("replaced_checks", "replaces softcap_course.checks in sys.modules by do-nothing checks; naive_softmax "
@@ -500,6 +515,7 @@ def test_nothing_a_submission_leaves_reaches_a_later_kernel(graded_round):
     reached = sorted(name for name, text in printed.items() if name != "a_trap_for_the_next" and TRAP_MARKER in text)
     assert not reached, f"the trap reached later kernels: {reached}"
     assert TRACES_MARKER in printed["looks_for_traces"], printed["looks_for_traces"][:2000]
+    assert f"{TRACES_MARKER}-memory 0" in printed["looks_for_traces"], printed["looks_for_traces"][:2000]
 
 
 def test_a_kernel_that_kills_its_zygote_ends_no_one_elses_grading(graded_round):
