@@ -261,14 +261,19 @@ def test_the_check_imports_what_grading_imports_from_the_graders_own_package(tmp
     assert package.startswith(str(other)) and problem == "None", result.stdout
 
 
+def _problem_found_now():
+    """``sandbox.problem()`` checked afresh (it is cached), and not kept for the tests after this one."""
+    sandbox.problem.cache_clear()
+    try:
+        return sandbox.problem()
+    finally:
+        sandbox.problem.cache_clear()
+
+
 def test_the_check_reports_a_sandbox_that_cannot_run_python(monkeypatch):
     real = sandbox.command
     monkeypatch.setattr(sandbox, "command", lambda argv, **kw: real(argv, **{**kw, "environment": {"PYTHONHOME": "/nowhere"}}))
-    sandbox.problem.cache_clear()
-    try:
-        reason = sandbox.problem()
-    finally:
-        sandbox.problem.cache_clear()
+    reason = _problem_found_now()
     assert reason and "cannot run what grading runs" in reason and "encodings" in reason, reason
 
 
@@ -278,11 +283,7 @@ def test_the_check_reports_an_environment_without_the_kernels_provisioner(monkey
     import importlib.metadata
 
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: [])
-    sandbox.problem.cache_clear()
-    try:
-        reason = sandbox.problem()
-    finally:
-        sandbox.problem.cache_clear()
+    reason = _problem_found_now()
     assert reason and "provisioner (softcap-zygote) is not installed" in reason and "make" in reason, reason
 
 

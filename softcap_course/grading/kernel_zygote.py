@@ -27,13 +27,11 @@ import os
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from softcap_course.grading import sandbox
-from softcap_course.grading.worker import GradingInfrastructureError, WorkerFailed
 
 PROVISIONER = "softcap-zygote"  # the entry point (pyproject.toml) that the kernel spec names
 # Imported by every zygote, whatever the notebook: a kernel, the tests' checks.
@@ -67,7 +65,7 @@ def main():
         __import__(name)
     # The notebook's trusted cells, as the verification's zygote runs them: what they import, and what they set before
     # importing it (chapter 7 chooses Triton's interpreter before `import triton`), is then already done in every
-    # kernel, which runs the same cells again. What they print goes nowhere; an error is the kernel's to show.
+    # kernel, which runs the same cells again. What they print goes nowhere; an error is the grader's (as there).
     import contextlib
     import io
 
@@ -83,6 +81,8 @@ def main():
 
 
 def _serve(start, protocol, requests):
+    from softcap_course.grading import measure
+
     kernel = watch = None
     while True:
         ready = [0] if requests.pending() else select.select([0] + ([watch] if watch is not None else []), [], [])[0]
@@ -115,8 +115,6 @@ def _serve(start, protocol, requests):
                 except OSError:
                     pass
         elif request.get("end"):
-            from softcap_course.grading import measure
-
             if watch is not None:
                 os.close(watch)
                 watch = None
@@ -179,7 +177,6 @@ class KernelZygote:
     def __init__(self, trusted, workspace, folder, timeout=60.0):
         from softcap_course.grading.verification import Worker
 
-        self.folder = Path(folder)
         self.inbox, self.sockets, self.workspace = folder / "inbox", folder / "sockets", Path(workspace)
         self.inbox.mkdir(parents=True, exist_ok=True)
         self.trusted = trusted
@@ -192,36 +189,20 @@ class KernelZygote:
         command = sandbox.command(argv, readable=[self.inbox], private=[self.sockets], workspace=self.workspace,
                                   cwd="/", info_fd=info_write)
         self.worker = Worker()
-        self.worker.pending = bytearray()
-        self.worker.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                               stderr=subprocess.PIPE, text=True, pass_fds=[info_write, log_fd],
-                                               preexec_fn=sandbox.limit_files)
-        os.close(info_write)
         try:
-            try:
-                self.sandbox_pid = sandbox._read_child_pid(info_read)
-                hello = self.worker.read(60.0)
-            except (WorkerFailed, RuntimeError) as error:
-                self.worker.close()
-                output = sandbox.condensed(self.worker.process.stderr.read())
-                raise GradingInfrastructureError(f"a grading process could not start (the kernels' sandbox: {error}); "
-                                                 f"its error output: {output}") from None
-            if hello.get("package") != str(sandbox.PACKAGE):
-                raise GradingInfrastructureError(f"the kernels' sandbox imported the helper package from "
-                                                 f"{hello.get('package')}, the grader from {sandbox.PACKAGE}")
-            ready = self.worker.ask({"trusted": trusted, "timeout": timeout, "inbox": str(self.inbox),
-                                     "sockets": str(self.sockets), "workspace": str(self.workspace),
-                                     "log_fd": log_fd}, timeout=120.0 + timeout * len(trusted))
-            if not ready.get("ready"):
-                raise GradingInfrastructureError(f"the kernels' sandbox did not start: {ready}")
+            # Its trusted cells are the verification's: where they fail, grading itself is broken, as there.
+            self.worker.start(command, True, {"trusted": trusted, "timeout": timeout, "inbox": str(self.inbox),
+                                              "sockets": str(self.sockets), "workspace": str(self.workspace),
+                                              "log_fd": log_fd},
+                              120.0 + timeout * len(trusted), pass_fds=[info_write, log_fd])
+            self.sandbox_pid = sandbox._read_child_pid(info_read)
         except BaseException:
-            self.worker.close()
+            if getattr(self.worker, "process", None) is not None:
+                self.worker.close()
             raise
         finally:
-            os.close(info_read)
-            os.close(log_fd)
-            if self.worker.process.stderr:
-                self.worker.process.stderr.close()
+            for fd in (info_read, info_write, log_fd):
+                os.close(fd)
 
     def alive(self):
         return self.worker.process.poll() is None

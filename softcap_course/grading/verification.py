@@ -103,13 +103,14 @@ class Worker:
     """A process that speaks the grading protocol: a hello once its imports worked, then a JSON line per request and
     per reply (the warm worker, ``_Zygote``; the memory zygote, ``measure.MemoryProbe``)."""
 
-    def start(self, command, sandboxed, first_request, timeout):
-        """Start the process, wait for its hello (sent once its own imports worked: until then, a failure is the
-        grader's, with the process's own error), send the first request and return its answer."""
+    def start(self, command, sandboxed, first_request, timeout, pass_fds=()):
+        """Start the process (``pass_fds``: more file descriptors it inherits), wait for its hello (sent once its own
+        imports worked: until then, a failure is the grader's, with the process's own error), send the first request
+        and return its answer."""
         env = None if sandboxed else {k: v for k, v in os.environ.items() if k != "NBGRADER_DB_URL"}
         self.pending = bytearray()  # bytes of its output after the last line read (read_line)
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=env,
+                                        stderr=subprocess.PIPE, text=True, env=env, pass_fds=pass_fds,
                                         preexec_fn=sandbox.limit_files if sandboxed else None)
         try:
             hello = self.read(60.0)
